@@ -1,0 +1,132 @@
+using System.Buffers;
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Connections;
+using Sidecar.Configuration;
+using Sidecar.Forwarding;
+using Sidecar.Logging;
+using Yarp.ReverseProxy.Model;
+
+namespace Sidecar.Buffering;
+
+/// <summary>
+/// nginx's proxy_request_buffering: the whole body is read from the client (memory, then a temp file) before
+/// the upstream is contacted, so a gunicorn worker only ever sees a complete request, and it is re-framed
+/// with Content-Length (chunked uploads included). Runs inside YARP's pipeline, where the route is known.
+/// </summary>
+public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolder config, SpoolStore store, ILogger<RequestBufferingMiddleware> logger)
+{
+    private const int CopyBufferSize = 16 * 1024;
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var settings = config.Settings;
+        var route = context.GetReverseProxyFeature().Route.Config;
+        var policy = RoutePolicy.For(route, settings);
+        var record = context.Features.Get<RequestRecord>();
+        if (record is not null)
+        {
+            record.Route = route.RouteId;
+        }
+
+        var request = context.Request;
+        var limit = policy.MaxBodySize > 0 ? policy.MaxBodySize : (long?)null;
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody != true)
+        {
+            await next(context);
+            return;
+        }
+
+        if (limit is { } declaredMax && request.ContentLength > declaredMax)
+        {
+            await RejectTooLarge(context, declaredMax);
+            return;
+        }
+
+        var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (sizeFeature is { IsReadOnly: false })
+        {
+            sizeFeature.MaxRequestBodySize = limit;
+        }
+
+        if (!policy.RequestBuffering)
+        {
+            await next(context);
+            return;
+        }
+
+        var spool = new Spool(store, settings.RequestBufferMemory);
+        context.Response.RegisterForDispose(spool);
+        var started = Stopwatch.GetTimestamp();
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        try
+        {
+            int read;
+            while ((read = await request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+            {
+                // Kestrel enforces the limit for Content-Length bodies; chunked ones are counted here.
+                if (limit is { } max && spool.Length + read > max)
+                {
+                    await RejectTooLarge(context, max);
+                    return;
+                }
+
+                await spool.AppendAsync(buffer.AsMemory(0, read), context.RequestAborted);
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await RejectTooLarge(context, limit ?? 0);
+            return;
+        }
+        catch (BadHttpRequestException e)
+        {
+            // Too slow (MinRequestBodyRate) or malformed chunking: Kestrel closes the connection itself.
+            var rejection = e.StatusCode == StatusCodes.Status408RequestTimeout ? Rejection.SlowBody : Rejection.ClientAborted;
+            await ProxyErrors.WriteAsync(context, e.StatusCode, rejection, $"request body not received: {e.Message}", logger);
+            return;
+        }
+        catch (SpoolFullException e)
+        {
+            await ProxyErrors.WriteAsync(context, StatusCodes.Status507InsufficientStorage, Rejection.SpoolFull,
+                $"the request body cannot be buffered: {e.Message}", logger);
+            return;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException)
+        {
+            // The client went away mid-upload; nothing was sent upstream and the spool is released with the response.
+            if (record is not null)
+            {
+                record.Rejection = Rejection.ClientAborted;
+            }
+
+            return;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (record is not null)
+            {
+                record.RequestBufferTime = Stopwatch.GetElapsedTime(started);
+                record.BytesIn = spool.Length;
+                record.RequestSpooledToDisk = spool.BytesOnDisk > 0;
+            }
+        }
+
+        spool.Complete();
+        request.Body = new SpoolReadStream(spool);
+        request.Headers.ContentLength = spool.Length;
+        request.Headers.Remove("Transfer-Encoding");
+        // Kestrel already answered "100 Continue" when the body was read; forwarding Expect would make the
+        // upstream client wait for a second one.
+        request.Headers.Remove("Expect");
+        await next(context);
+    }
+
+    private Task RejectTooLarge(HttpContext context, long max)
+    {
+        context.Response.Headers.Connection = "close";
+        return ProxyErrors.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, Rejection.BodyTooLarge,
+            $"request body is larger than the {Units.FormatSize(max)} limit (SIDECAR_MAX_BODY_SIZE or the route's Sidecar.MaxBodySize)", logger);
+    }
+}

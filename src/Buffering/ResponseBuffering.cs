@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using Sidecar.Configuration;
+using Sidecar.Logging;
+using Yarp.ReverseProxy.Transforms;
+
+namespace Sidecar.Buffering;
+
+/// <summary>
+/// nginx's proxy_buffering, as a YARP response transform: decides per response whether to spool it, and if so
+/// swaps the upstream content for a <see cref="SpooledContent"/>. Streams that must not wait are left alone:
+/// <c>X-Accel-Buffering: no</c> (honoured and stripped, as nginx does), server-sent events, upgrades and bodiless responses.
+/// </summary>
+public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILogger<ResponseBuffering> logger)
+{
+    private const string AccelBuffering = "X-Accel-Buffering";
+
+    public ValueTask ApplyAsync(ResponseTransformContext context)
+    {
+        var record = context.HttpContext.Features.Get<RequestRecord>();
+        if (record is not null)
+        {
+            record.UpstreamHeaders = Stopwatch.GetTimestamp();
+        }
+
+        var response = context.ProxyResponse;
+        if (response is null)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        // The header is for the sidecar, not the client, whichever way it says.
+        var optOut = context.HttpContext.Response.Headers.Remove(AccelBuffering, out var accel)
+            && string.Equals(accel.ToString().Trim(), "no", StringComparison.OrdinalIgnoreCase);
+
+        var settings = config.Settings;
+        var route = context.HttpContext.GetReverseProxyFeature().Route.Config;
+        if (optOut || !RoutePolicy.For(route, settings).ResponseBuffering || !HasBufferableBody(context.HttpContext, response))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        response.Content = new SpooledContent(response.Content, store, settings.ResponseBufferMemory,
+            settings.ResponseBufferMaxFile, settings.UpstreamTimeout, record, logger);
+        return ValueTask.CompletedTask;
+    }
+
+    private static bool HasBufferableBody(HttpContext context, HttpResponseMessage response)
+    {
+        var status = (int)response.StatusCode;
+        if (HttpMethods.IsHead(context.Request.Method) || status is 101 or 204 or 304 || status < 200)
+        {
+            return false;
+        }
+
+        if (response.Content.Headers.ContentLength == 0)
+        {
+            return false;
+        }
+
+        var mediaType = response.Content.Headers.ContentType?.MediaType;
+        return !string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
+    }
+}

@@ -1,0 +1,61 @@
+using Microsoft.Win32.SafeHandles;
+using Sidecar.Configuration;
+
+namespace Sidecar.Buffering;
+
+/// <summary>
+/// The temp directory shared by every spooled body: creates the files and keeps the disk quota.
+/// Files are unlinked as soon as they are opened, so nothing is left behind even if the process is killed.
+/// </summary>
+public sealed class SpoolStore(SidecarSettings settings)
+{
+    private long _bytesOnDisk;
+    private long _filesCreated;
+    private long _bytesWritten;
+
+    public string Directory { get; } = settings.SpoolDirectory;
+
+    public long Quota { get; } = settings.SpoolQuota;
+
+    /// <summary>Bytes currently held in temp files by requests in flight.</summary>
+    public long BytesOnDisk => Interlocked.Read(ref _bytesOnDisk);
+
+    /// <summary>Temp files created since start.</summary>
+    public long FilesCreated => Interlocked.Read(ref _filesCreated);
+
+    /// <summary>Bytes written to temp files since start.</summary>
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    internal bool TryReserve(long bytes)
+    {
+        while (true)
+        {
+            var current = Interlocked.Read(ref _bytesOnDisk);
+            var next = current + bytes;
+            if (Quota > 0 && next > Quota)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _bytesOnDisk, next, current) == current)
+            {
+                Interlocked.Add(ref _bytesWritten, bytes);
+                return true;
+            }
+        }
+    }
+
+    internal void Release(long bytes) => Interlocked.Add(ref _bytesOnDisk, -bytes);
+
+    internal SafeFileHandle CreateFile()
+    {
+        var path = Path.Combine(Directory, $"sidecar-{Environment.ProcessId}-{Guid.NewGuid():N}.spool");
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        File.Delete(path);
+        Interlocked.Increment(ref _filesCreated);
+        return handle;
+    }
+}
+
+/// <summary>The spool quota or the disk itself is full: the body cannot be held.</summary>
+public sealed class SpoolFullException(string message, Exception? inner = null) : IOException(message, inner);

@@ -1,0 +1,176 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net;
+using Sidecar.Logging;
+
+namespace Sidecar.Buffering;
+
+/// <summary>
+/// Replaces an upstream response's content: a pump reads the upstream as fast as it sends into a
+/// <see cref="Spool"/>, releasing the gunicorn worker at loopback speed, while the forwarder reads the spool
+/// behind it at the client's pace. Past <paramref name="maxOnDisk"/> bytes ahead of the client (or when the
+/// spool quota is used up) the pump stops and the rest streams straight through, as nginx does past
+/// proxy_max_temp_file_size.
+/// </summary>
+public sealed class SpooledContent : HttpContent
+{
+    private const int CopyBufferSize = 64 * 1024;
+
+    private readonly HttpContent _upstream;
+    private readonly Spool _spool;
+    private readonly CancellationTokenSource _cancel = new();
+    private readonly Task _pump;
+    private readonly RequestRecord? _record;
+
+    public SpooledContent(HttpContent upstream, SpoolStore store, long memory, long maxOnDisk, TimeSpan idleTimeout, RequestRecord? record, ILogger logger)
+    {
+        _upstream = upstream;
+        _record = record;
+        _spool = new Spool(store, memory);
+        foreach (var header in upstream.Headers)
+        {
+            Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+
+        _pump = PumpAsync(maxOnDisk, idleTimeout, logger);
+    }
+
+    private async Task PumpAsync(long maxOnDisk, TimeSpan idleTimeout, ILogger logger)
+    {
+        await Task.Yield();
+        var started = Stopwatch.GetTimestamp();
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        var handedOff = false;
+        Stream? source = null;
+        try
+        {
+            source = await _upstream.ReadAsStreamAsync(_cancel.Token);
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(_cancel.Token);
+            while (true)
+            {
+                idle.CancelAfter(idleTimeout);
+                var read = await source.ReadAsync(buffer, idle.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                if (_spool.BytesOnDisk + read > maxOnDisk)
+                {
+                    // Keep what was read, then let the client's reader take over the upstream stream.
+                    await _spool.AppendAsync(buffer.AsMemory(0, read), _cancel.Token);
+                    handedOff = true;
+                    _spool.CompleteWithRemainder(source);
+                    return;
+                }
+
+                try
+                {
+                    await _spool.AppendAsync(buffer.AsMemory(0, read), _cancel.Token);
+                }
+                catch (SpoolFullException e)
+                {
+                    logger.LogWarning("Response spool full, streaming the rest of the response at the client's pace: {Reason} [request {RequestId}]", e.Message, _record?.RequestId);
+                    // The bytes just read cannot be un-read: they go ahead of the rest of the upstream stream.
+                    _spool.CompleteWithRemainder(new PrefixedStream(buffer.AsSpan(0, read).ToArray(), source));
+                    handedOff = true;
+                    return;
+                }
+            }
+
+            _spool.Complete();
+        }
+        catch (Exception e)
+        {
+            if (!_cancel.IsCancellationRequested)
+            {
+                logger.LogWarning("Upstream response body failed after {Bytes} bytes: {Error} [request {RequestId}]", _spool.Length, e.Message, _record?.RequestId);
+            }
+
+            _spool.Complete(e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (_record is not null)
+            {
+                _record.ResponseBufferTime = Stopwatch.GetElapsedTime(started);
+                _record.UpstreamEnd = Stopwatch.GetTimestamp();
+                _record.ResponseSpooledToDisk = _spool.BytesOnDisk > 0;
+            }
+
+            if (!handedOff)
+            {
+                source?.Dispose();
+                _upstream.Dispose();
+            }
+        }
+    }
+
+    public long BufferedLength => _spool.Length;
+
+    protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult<Stream>(new SpoolReadStream(_spool));
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        new SpoolReadStream(_spool).CopyToAsync(stream);
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = 0;
+        return false;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            // The client is done (or gone): stop draining the upstream and free the spool once the pump has let go.
+            _cancel.Cancel();
+            _pump.ContinueWith(_ =>
+            {
+                _spool.Remainder?.Dispose();
+                _upstream.Dispose();
+                _spool.Dispose();
+                _cancel.Dispose();
+            }, TaskScheduler.Default);
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private sealed class PrefixedStream(byte[] prefix, Stream rest) : Stream
+    {
+        private int _offset;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_offset < prefix.Length)
+            {
+                var count = Math.Min(buffer.Length, prefix.Length - _offset);
+                prefix.AsMemory(_offset, count).CopyTo(buffer);
+                _offset += count;
+                return count;
+            }
+
+            return await rest.ReadAsync(buffer, cancellationToken);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) rest.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}

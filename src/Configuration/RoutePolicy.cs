@@ -1,0 +1,59 @@
+using System.Runtime.CompilerServices;
+using Yarp.ReverseProxy.Configuration;
+
+namespace Sidecar.Configuration;
+
+/// <summary>
+/// The sidecar's per-route settings, read from route Metadata keys prefixed <c>Sidecar.</c>
+/// (for example <c>"Metadata": { "Sidecar.MaxBodySize": "200m", "Sidecar.ResponseBuffering": "off" }</c>).
+/// A key a route does not set falls back to the global setting of the same name.
+/// </summary>
+public sealed record RoutePolicy(bool RequestBuffering, bool ResponseBuffering, long MaxBodySize)
+{
+    public const string Prefix = "Sidecar.";
+
+    /// <summary>The metadata keys a route may set, each named like the global setting it overrides.</summary>
+    public static IReadOnlyList<string> Keys { get; } = ["RequestBuffering", "ResponseBuffering", "MaxBodySize"];
+
+    private static readonly ConditionalWeakTable<RouteConfig, RoutePolicy> Cache = new();
+
+    /// <summary>The policy of a live route; parsed once per route object, and a reload brings new route objects.</summary>
+    public static RoutePolicy For(RouteConfig route, SidecarSettings settings) =>
+        Cache.GetValue(route, r => Parse(r, settings, problems: null));
+
+    /// <summary>Parses a route's metadata, adding each problem (naming route and key) to <paramref name="problems"/>.</summary>
+    public static RoutePolicy Parse(RouteConfig route, SidecarSettings settings, List<string>? problems)
+    {
+        var policy = new RoutePolicy(settings.RequestBuffering, settings.ResponseBuffering, settings.MaxBodySize);
+        if (route.Metadata is null)
+        {
+            return policy;
+        }
+
+        foreach (var (key, value) in route.Metadata)
+        {
+            if (!key.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var name = key[Prefix.Length..];
+            try
+            {
+                policy = name.ToLowerInvariant() switch
+                {
+                    "requestbuffering" => policy with { RequestBuffering = Units.ParseBool(value) },
+                    "responsebuffering" => policy with { ResponseBuffering = Units.ParseBool(value) },
+                    "maxbodysize" => policy with { MaxBodySize = Units.ParseSize(value) },
+                    _ => throw new FormatException($"unknown route setting; known: {string.Join(", ", Keys.Select(k => Prefix + k))}"),
+                };
+            }
+            catch (FormatException e)
+            {
+                problems?.Add($"ReverseProxy.Routes.{route.RouteId}.Metadata.{key}: {e.Message}");
+            }
+        }
+
+        return policy;
+    }
+}

@@ -1,0 +1,105 @@
+using System.Net;
+using System.Text;
+
+namespace Sidecar.Configuration;
+
+/// <summary>One setting: its file key, the environment variable derived from it, its default and how to apply a value.</summary>
+public sealed record SettingDefinition(string Key, string Default, string Help, Action<SidecarSettings, string> Apply)
+{
+    /// <summary><c>MaxBodySize</c> becomes <c>SIDECAR_MAX_BODY_SIZE</c>: one rule, so names never drift apart.</summary>
+    public string EnvironmentVariable { get; } = "SIDECAR_" + ToUpperSnake(Key);
+
+    private static string ToUpperSnake(string key)
+    {
+        var sb = new StringBuilder(key.Length + 8);
+        for (var i = 0; i < key.Length; i++)
+        {
+            if (i > 0 && char.IsUpper(key[i]) && !char.IsUpper(key[i - 1]))
+            {
+                sb.Append('_');
+            }
+
+            sb.Append(char.ToUpperInvariant(key[i]));
+        }
+
+        return sb.ToString();
+    }
+}
+
+/// <summary>
+/// The table of every setting. The README's settings reference, the JSON schema and the loader all read
+/// this table, so adding a setting here is the only step needed to make it configurable everywhere.
+/// </summary>
+public static class SettingsCatalog
+{
+    public static IReadOnlyList<SettingDefinition> All { get; } =
+    [
+        new("Port", "8080", "Port for application traffic (all interfaces).", (s, v) => s.Port = Units.ParsePort(v)),
+        new("AdminPort", "9901", "Port for /healthz/* and /metrics (all interfaces). Never serves application traffic.", (s, v) => s.AdminPort = Units.ParsePort(v)),
+        new("Upstream", "http://127.0.0.1:8000", "Where the default route sends requests: http://host:port of gunicorn.", (s, v) => s.Upstream = ParseUpstream(v)),
+        new("UpstreamTimeout", "60s", "Longest the upstream may stay silent (waiting for headers or between body reads) before the client gets 504. Above gunicorn's 30 s worker timeout so gunicorn's own timeout fires first.", (s, v) => s.UpstreamTimeout = Positive(Units.ParseDuration(v))),
+        new("UpstreamConnectTimeout", "5s", "Longest a TCP connect to the upstream may take before the client gets 502.", (s, v) => s.UpstreamConnectTimeout = Positive(Units.ParseDuration(v))),
+        new("MaxBodySize", "10m", "Largest request body accepted (nginx client_max_body_size); 0 = unlimited. Larger bodies get 413 before anything reaches the upstream.", (s, v) => s.MaxBodySize = Units.ParseSize(v)),
+        new("TempDir", "", "Directory for spooled request and response bodies. Empty = the system temp directory ($TMPDIR or /tmp).", (s, v) => s.TempDir = v.Trim()),
+        new("RequestBuffering", "on", "Read the whole request body before contacting the upstream (nginx proxy_request_buffering).", (s, v) => s.RequestBuffering = Units.ParseBool(v)),
+        new("RequestBufferMemory", "64k", "Request body bytes held in memory before spilling to a temp file.", (s, v) => s.RequestBufferMemory = Units.ParseSize(v)),
+        new("ResponseBuffering", "on", "Read the upstream response as fast as the upstream sends it, then deliver it at the client's pace (nginx proxy_buffering).", (s, v) => s.ResponseBuffering = Units.ParseBool(v)),
+        new("ResponseBufferMemory", "64k", "Response body bytes held in memory before spilling to a temp file.", (s, v) => s.ResponseBufferMemory = Units.ParseSize(v)),
+        new("ResponseBufferMaxFile", "1g", "Most bytes of one response kept ahead of a slow client on disk (nginx proxy_max_temp_file_size); past it the upstream is read only as fast as the client reads. 0 = memory only.", (s, v) => s.ResponseBufferMaxFile = Units.ParseSize(v)),
+        new("SpoolQuota", "2g", "Most disk space all temp files together may use; a request that would exceed it gets 507 and nothing partial reaches the upstream. 0 = limited only by the disk.", (s, v) => s.SpoolQuota = Units.ParseSize(v)),
+        new("HeaderTimeout", "30s", "Longest a client may take to send the request line and headers (408); nginx client_header_timeout is 60s.", (s, v) => s.HeaderTimeout = Positive(Units.ParseDuration(v))),
+        new("KeepAliveTimeout", "75s", "How long an idle client connection is kept open (nginx keepalive_timeout). Keep it above the load balancer's idle timeout.", (s, v) => s.KeepAliveTimeout = Positive(Units.ParseDuration(v))),
+        new("MinRequestBodyRate", "240", "Slowest request body upload tolerated, in bytes per second after the grace period; slower clients are disconnected (408). 0 = off.", (s, v) => s.MinRequestBodyRate = Units.ParseSize(v)),
+        new("MinResponseRate", "240", "Slowest response download tolerated, in bytes per second after the grace period; slower clients are disconnected. 0 = off.", (s, v) => s.MinResponseRate = Units.ParseSize(v)),
+        new("RateGracePeriod", "5s", "Time a client gets before MinRequestBodyRate and MinResponseRate apply.", (s, v) => s.RateGracePeriod = Positive(Units.ParseDuration(v))),
+        new("MaxHeaderSize", "32k", "Largest total size of request headers (431).", (s, v) => s.MaxHeaderSize = Units.ParseSize(v)),
+        new("MaxHeaderCount", "100", "Most request header fields (431); gunicorn's limit_request_fields is 100.", (s, v) => s.MaxHeaderCount = Units.ParseCount(v)),
+        new("MaxRequestLine", "8k", "Longest request line (414).", (s, v) => s.MaxRequestLine = Units.ParseSize(v)),
+        new("TrustedNetworks", "127.0.0.0/8,::1/128", "Comma-separated CIDRs of peers (an ingress, a load balancer) whose X-Forwarded-For/-Proto/-Host are kept. From anyone else they are overwritten. Add your ingress's network to let Django see https.", (s, v) => s.TrustedNetworks = ParseNetworks(v)),
+        new("RequestIdHeader", "X-Request-ID", "Header carrying the request id: kept when the client sends a sane one, generated otherwise, passed upstream, returned and logged.", (s, v) => s.RequestIdHeader = NonEmpty(v)),
+        new("AccessLog", "on", "One JSON line per request on stdout.", (s, v) => s.AccessLog = Units.ParseBool(v)),
+        new("DrainTimeout", "30s", "After SIGTERM, how long in-flight requests (including responses still being delivered to slow clients) may take before the process exits.", (s, v) => s.DrainTimeout = Units.ParseDuration(v)),
+        new("ShutdownDelay", "0s", "After SIGTERM, keep accepting new requests this long (readiness already false) so load balancers can stop sending. Useful when the sidecar runs as a plain container; native sidecars are stopped after the app and need none.", (s, v) => s.ShutdownDelay = Units.ParseDuration(v)),
+    ];
+
+    public static SettingDefinition? Find(string key) =>
+        All.FirstOrDefault(d => string.Equals(d.Key, key, StringComparison.OrdinalIgnoreCase));
+
+    private static TimeSpan Positive(TimeSpan value) =>
+        value > TimeSpan.Zero ? value : throw new FormatException("must be greater than zero");
+
+    private static string NonEmpty(string value) =>
+        value.Trim().Length > 0 ? value.Trim() : throw new FormatException("must not be empty");
+
+    private static Uri ParseUpstream(string value)
+    {
+        if (Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0)
+        {
+            return uri;
+        }
+
+        throw new FormatException($"'{value}' is not an upstream address; expected http://host:port, e.g. http://127.0.0.1:8000");
+    }
+
+    private static IReadOnlyList<IPNetwork> ParseNetworks(string value)
+    {
+        var networks = new List<IPNetwork>();
+        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (IPNetwork.TryParse(part, out var network))
+            {
+                networks.Add(network);
+            }
+            else if (IPAddress.TryParse(part, out var address))
+            {
+                networks.Add(new IPNetwork(address, address.GetAddressBytes().Length * 8));
+            }
+            else
+            {
+                throw new FormatException($"'{part}' is not a network; expected CIDR notation such as 10.0.0.0/8 or an address");
+            }
+        }
+
+        return networks;
+    }
+}

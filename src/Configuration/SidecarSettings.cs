@@ -1,0 +1,52 @@
+using System.Net;
+
+namespace Sidecar.Configuration;
+
+/// <summary>
+/// Every sidecar setting, resolved from defaults, the config file and the environment (in that order of
+/// precedence, lowest first). Instances are immutable after loading; a reload builds a new one.
+/// Defaults, env names and file keys live in <see cref="SettingsCatalog"/>, the single source for docs and parsing.
+/// </summary>
+public sealed class SidecarSettings
+{
+    // Listening
+    public int Port { get; set; }
+    public int AdminPort { get; set; }
+
+    // Upstream
+    public Uri Upstream { get; set; } = null!;
+    public TimeSpan UpstreamTimeout { get; set; }
+    public TimeSpan UpstreamConnectTimeout { get; set; }
+
+    // Buffering
+    public long MaxBodySize { get; set; }
+    public string TempDir { get; set; } = "";
+    public bool RequestBuffering { get; set; }
+    public long RequestBufferMemory { get; set; }
+    public bool ResponseBuffering { get; set; }
+    public long ResponseBufferMemory { get; set; }
+    public long ResponseBufferMaxFile { get; set; }
+    public long SpoolQuota { get; set; }
+
+    // Client limits
+    public TimeSpan HeaderTimeout { get; set; }
+    public TimeSpan KeepAliveTimeout { get; set; }
+    public long MinRequestBodyRate { get; set; }
+    public long MinResponseRate { get; set; }
+    public TimeSpan RateGracePeriod { get; set; }
+    public long MaxHeaderSize { get; set; }
+    public int MaxHeaderCount { get; set; }
+    public long MaxRequestLine { get; set; }
+
+    // Forwarding
+    public IReadOnlyList<IPNetwork> TrustedNetworks { get; set; } = [];
+    public string RequestIdHeader { get; set; } = "";
+
+    // Operations
+    public bool AccessLog { get; set; }
+    public TimeSpan DrainTimeout { get; set; }
+    public TimeSpan ShutdownDelay { get; set; }
+
+    /// <summary>The resolved spool directory: <see cref="TempDir"/> or the system temp directory.</summary>
+    public string SpoolDirectory => TempDir.Length > 0 ? TempDir : Path.GetTempPath();
+}

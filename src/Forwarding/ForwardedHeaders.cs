@@ -1,0 +1,71 @@
+using System.Net;
+using Sidecar.Configuration;
+using Yarp.ReverseProxy.Transforms;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// X-Forwarded-For/-Proto/-Host the way the nginx sidecar config did them, but spoof-proof: values from a
+/// trusted peer (an ingress that terminated TLS) are kept and the peer is appended to the chain; from anyone
+/// else they are replaced by what the sidecar itself saw. gunicorn's forwarded_allow_ips=127.0.0.1 then
+/// makes Django's SECURE_PROXY_SSL_HEADER safe by construction.
+/// </summary>
+public static class ForwardedHeaders
+{
+    private const string For = "X-Forwarded-For";
+    private const string Proto = "X-Forwarded-Proto";
+    private const string Host = "X-Forwarded-Host";
+
+    public static void Apply(RequestTransformContext context, SidecarSettings settings)
+    {
+        var request = context.HttpContext.Request;
+        var outgoing = context.ProxyRequest.Headers;
+        var peer = context.HttpContext.Connection.RemoteIpAddress;
+        var trusted = peer is not null && IsTrusted(peer, settings.TrustedNetworks);
+
+        outgoing.Remove(For);
+        outgoing.Remove(Proto);
+        outgoing.Remove(Host);
+        outgoing.Remove("Forwarded");
+
+        var peerText = peer is null ? null : (peer.IsIPv4MappedToIPv6 ? peer.MapToIPv4() : peer).ToString();
+        var incomingFor = request.Headers[For].ToString();
+        var chain = trusted && incomingFor.Length > 0
+            ? peerText is null ? incomingFor : $"{incomingFor}, {peerText}"
+            : peerText;
+        if (chain is not null)
+        {
+            outgoing.TryAddWithoutValidation(For, chain);
+        }
+
+        var incomingProto = request.Headers[Proto].ToString();
+        outgoing.TryAddWithoutValidation(Proto, trusted && IsScheme(incomingProto) ? incomingProto : request.Scheme);
+
+        var incomingHost = request.Headers[Host].ToString();
+        var host = trusted && incomingHost.Length > 0 ? incomingHost : request.Host.Value;
+        if (!string.IsNullOrEmpty(host))
+        {
+            outgoing.TryAddWithoutValidation(Host, host);
+        }
+    }
+
+    public static bool IsTrusted(IPAddress address, IReadOnlyList<IPNetwork> networks)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        foreach (var network in networks)
+        {
+            if (network.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsScheme(string value) => value is "http" or "https";
+}

@@ -1,0 +1,90 @@
+using Sidecar.Logging;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// Short plain-text answers for everything the sidecar refuses or fails, each with a log line naming the cause.
+/// YARP writes bare status codes; users replacing nginx expect a message they can act on.
+/// </summary>
+public static class ProxyErrors
+{
+    public static async Task WriteAsync(HttpContext context, int status, string rejection, string message, ILogger logger)
+    {
+        var record = context.Features.Get<RequestRecord>();
+        if (record is not null)
+        {
+            record.Rejection = rejection;
+        }
+
+        logger.LogWarning("{Status} {Method} {Path} ({Rejection}): {Message} [request {RequestId}]",
+            status, context.Request.Method, context.Request.Path.Value, rejection, message, record?.RequestId);
+
+        if (context.Response.HasStarted)
+        {
+            context.Abort();
+            return;
+        }
+
+        context.Response.Clear();
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        if (record is not null)
+        {
+            context.Response.Headers[RequestIdHeader(context)] = record.RequestId;
+        }
+
+        await context.Response.WriteAsync($"{status} {ReasonPhrase(status)}: {message}\n");
+    }
+
+    private static string RequestIdHeader(HttpContext context) =>
+        context.RequestServices.GetRequiredService<Configuration.ConfigHolder>().Settings.RequestIdHeader;
+
+    private static string ReasonPhrase(int status) =>
+        Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
+
+    /// <summary>
+    /// After YARP has run: turn its bare error status into a message, and say in the log which failure it was
+    /// (refused, reset, timed out) so "502" is never a mystery.
+    /// </summary>
+    public static async Task DescribeForwarderErrorAsync(HttpContext context, ILogger logger)
+    {
+        var error = context.GetForwarderErrorFeature();
+        if (error is null || error.Error == ForwarderError.None)
+        {
+            return;
+        }
+
+        var upstream = context.GetReverseProxyFeature().ProxiedDestination?.Model.Config.Address ?? "upstream";
+        var detail = Innermost(error.Exception)?.Message ?? error.Error.ToString();
+        var (status, rejection, message) = error.Error switch
+        {
+            ForwarderError.RequestTimedOut => (504, Rejection.UpstreamTimeout, $"upstream {upstream} did not answer in time"),
+            ForwarderError.NoAvailableDestinations => (503, Rejection.UpstreamRefused, "no upstream destination is available"),
+            ForwarderError.Request => (502, Rejection.UpstreamRefused, $"cannot reach upstream {upstream}: {detail}"),
+            ForwarderError.ResponseHeaders => (502, Rejection.UpstreamFailed, $"upstream {upstream} sent an invalid response: {detail}"),
+            ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
+                or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeRequestClient
+                or ForwarderError.UpgradeResponseClient => (0, Rejection.ClientAborted, "client went away"),
+            _ => (502, Rejection.UpstreamFailed, $"upstream {upstream} failed ({error.Error}): {detail}"),
+        };
+
+        if (status == 0)
+        {
+            context.Features.Get<RequestRecord>()!.Rejection = rejection;
+            return;
+        }
+
+        await WriteAsync(context, status, rejection, message, logger);
+    }
+
+    private static Exception? Innermost(Exception? e)
+    {
+        while (e?.InnerException is not null)
+        {
+            e = e.InnerException;
+        }
+
+        return e;
+    }
+}

@@ -1,0 +1,56 @@
+using Sidecar.Configuration;
+
+namespace Sidecar.Health;
+
+/// <summary>
+/// The admin port's health endpoints. <c>/healthz/started</c> and <c>/healthz/live</c> never look at the
+/// upstream (a native sidecar's startup probe must not wait for the app it starts before);
+/// <c>/healthz/ready</c> needs the upstream to accept connections and the sidecar not to be draining.
+/// </summary>
+public static class AdminEndpoints
+{
+    public static void MapHealth(IApplicationBuilder admin)
+    {
+        admin.Map("/healthz/started", a => a.Run(context => WriteAsync(context, 200, "started")));
+        admin.Map("/healthz/live", a => a.Run(context => WriteAsync(context, 200, "live")));
+        admin.Map("/healthz/ready", a => a.Run(ReadyAsync));
+    }
+
+    private static async Task ReadyAsync(HttpContext context)
+    {
+        var services = context.RequestServices;
+        if (services.GetRequiredService<DrainState>().IsDraining)
+        {
+            await WriteAsync(context, 503, "not ready: draining (shutting down)");
+            return;
+        }
+
+        foreach (var check in services.GetServices<IReadinessCheck>())
+        {
+            if (check.Problem() is { } problem)
+            {
+                await WriteAsync(context, 503, $"not ready: {problem}");
+                return;
+            }
+        }
+
+        var upstreamProblem = await services.GetRequiredService<UpstreamProbe>().CheckAsync(context.RequestAborted);
+        await (upstreamProblem is null
+            ? WriteAsync(context, 200, "ready")
+            : WriteAsync(context, 503, $"not ready: {upstreamProblem}"));
+    }
+
+    private static Task WriteAsync(HttpContext context, int status, string text)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-store";
+        return context.Response.WriteAsync(text + "\n");
+    }
+}
+
+/// <summary>An extra condition for readiness (for example a saturated upstream queue); null means fine.</summary>
+public interface IReadinessCheck
+{
+    string? Problem();
+}

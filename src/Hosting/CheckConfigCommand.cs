@@ -1,0 +1,39 @@
+using Sidecar.Configuration;
+
+namespace Sidecar.Hosting;
+
+/// <summary><c>sidecar --check-config [FILE]</c>: nginx -t for this product. Same validation as start-up.</summary>
+public static class CheckConfigCommand
+{
+    public const string Flag = "--check-config";
+
+    public static int Run(string[] args, Func<string, string?> environment, TextWriter output, TextWriter errors)
+    {
+        if (args.Length > 2)
+        {
+            errors.WriteLine($"usage: sidecar {Flag} [FILE]");
+            return 2;
+        }
+
+        Func<string, string?> lookup = args.Length == 2
+            ? key => key == ConfigLoader.ConfigVariable ? args[1] : environment(key)
+            : environment;
+        try
+        {
+            var config = ConfigLoader.Load(lookup);
+            output.WriteLine($"configuration OK: {config.SourcePath ?? "no config file, defaults and environment"} " +
+                $"({config.Routes.Count} routes, {config.Clusters.Count} clusters, hash {config.Hash})");
+            return 0;
+        }
+        catch (ConfigException e)
+        {
+            errors.WriteLine($"configuration invalid: {e.ConfigSource}");
+            foreach (var problem in e.Problems)
+            {
+                errors.WriteLine($"  - {problem}");
+            }
+
+            return 1;
+        }
+    }
+}

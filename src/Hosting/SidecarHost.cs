@@ -1,0 +1,71 @@
+using Microsoft.AspNetCore.DataProtection;
+using Sidecar.Buffering;
+using Sidecar.Configuration;
+using Sidecar.Forwarding;
+using Sidecar.Health;
+using Sidecar.Logging;
+
+namespace Sidecar.Hosting;
+
+/// <summary>Wires every capability into the host; Program.cs only calls these two methods.</summary>
+public static class SidecarHost
+{
+    public static WebApplicationBuilder AddSidecar(this WebApplicationBuilder builder, SidecarConfig config)
+    {
+        var settings = config.Settings;
+        builder.WebHost.ConfigureKestrel(kestrel => KestrelSetup.Configure(kestrel, settings));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.DrainTimeout + settings.ShutdownDelay);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.UseUtcTimestamp = true;
+        });
+        // Per-request framework logs would cost more than the proxying; the access log covers requests.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+
+        var services = builder.Services;
+        // YARP registers data protection for session affinity, which the sidecar never uses; keeping keys in
+        // memory stops it writing a key ring to a (read-only) home directory.
+        services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        services.AddSingleton(new ConfigHolder(config));
+        services.AddSingleton(settings);
+        services.AddSingleton<SpoolStore>();
+        services.AddSingleton<AccessLogWriter>();
+        services.AddSingleton<DrainState>();
+        services.AddSingleton<UpstreamProbe>();
+        services.AddSidecarProxy(config);
+        return builder;
+    }
+
+    public static WebApplication UseSidecar(this WebApplication app)
+    {
+        var settings = app.Services.GetRequiredService<ConfigHolder>().Settings;
+        RegisterDraining(app, settings);
+
+        var adminPort = settings.AdminPort;
+        app.MapWhen(context => context.Connection.LocalPort == adminPort, AdminEndpoints.MapHealth);
+
+        app.UseMiddleware<AccessLogMiddleware>();
+        app.UseMiddleware<RequestShapeMiddleware>();
+        app.MapSidecarProxy();
+        return app;
+    }
+
+    private static void RegisterDraining(WebApplication app, SidecarSettings settings)
+    {
+        var drain = app.Services.GetRequiredService<DrainState>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecar.Shutdown");
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            drain.BeginDraining();
+            logger.LogInformation("Shutting down: readiness is now false; in-flight requests get up to {Timeout} to finish", settings.DrainTimeout);
+            if (settings.ShutdownDelay > TimeSpan.Zero)
+            {
+                // Blocking here keeps Kestrel accepting while load balancers notice readiness is false.
+                Thread.Sleep(settings.ShutdownDelay);
+            }
+        });
+    }
+}

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
+using Sidecar.Configuration;
+
+namespace Sidecar.Logging;
+
+/// <summary>
+/// The outermost stage: gives every request its <see cref="RequestRecord"/> and request id (kept when the
+/// client sent a sane one), returns the id to the client, and logs one JSON line when the request ends.
+/// </summary>
+public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder config, AccessLogWriter writer, IEnumerable<IRequestObserver> observers)
+{
+    private readonly IRequestObserver[] _observers = observers.ToArray();
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var settings = config.Settings;
+        var header = settings.RequestIdHeader;
+        var id = RequestIds.Accept(context.Request.Headers[header]) ?? RequestIds.New();
+        context.Request.Headers[header] = id;
+        context.Response.Headers[header] = id;
+
+        var record = new RequestRecord(Stopwatch.GetTimestamp(), id);
+        context.Features.Set(record);
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            foreach (var observer in _observers)
+            {
+                observer.OnCompleted(context, record);
+            }
+
+            if (settings.AccessLog)
+            {
+                Log(context, record);
+            }
+        }
+    }
+
+    private void Log(HttpContext context, RequestRecord record)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        var aborted = context.RequestAborted.IsCancellationRequested;
+        writer.Write(json =>
+        {
+            json.WriteString("time", DateTime.UtcNow.ToString("O"));
+            json.WriteString("request_id", record.RequestId);
+            json.WriteString("client", context.Connection.RemoteIpAddress?.ToString());
+            json.WriteString("method", request.Method);
+            json.WriteString("path", request.Path.Value);
+            if (request.QueryString.HasValue)
+            {
+                json.WriteString("query", request.QueryString.Value);
+            }
+
+            json.WriteString("protocol", request.Protocol);
+            json.WriteNumber("status", response.StatusCode);
+            json.WriteNumber("bytes_in", record.BytesIn);
+            json.WriteNumber("bytes_out", record.BytesOut ?? response.ContentLength ?? 0);
+            json.WriteNumber("duration_ms", Math.Round(record.Elapsed.TotalMilliseconds, 3));
+            if (record.UpstreamTime is { } upstream)
+            {
+                json.WriteNumber("upstream_ms", Math.Round(upstream.TotalMilliseconds, 3));
+            }
+
+            json.WriteNumber("request_buffer_ms", Math.Round(record.RequestBufferTime.TotalMilliseconds, 3));
+            json.WriteNumber("response_buffer_ms", Math.Round(record.ResponseBufferTime.TotalMilliseconds, 3));
+            if (record.Route is { } route)
+            {
+                json.WriteString("route", route);
+            }
+
+            if (record.Rejection is { } rejection)
+            {
+                json.WriteString("rejection", rejection);
+            }
+
+            if (aborted)
+            {
+                json.WriteBoolean("client_aborted", true);
+            }
+
+            json.WriteString("user_agent", request.Headers.UserAgent.ToString());
+        });
+    }
+}
+
+/// <summary>Told about every finished request, after the response; metrics implement this.</summary>
+public interface IRequestObserver
+{
+    void OnCompleted(HttpContext context, RequestRecord record);
+}
+
+/// <summary>Request ids: accept what a client or ingress sent if it is printable and short, else make one.</summary>
+public static class RequestIds
+{
+    public static string? Accept(Microsoft.Extensions.Primitives.StringValues values)
+    {
+        if (values.Count != 1 || values[0] is not { Length: > 0 and <= 128 } value)
+        {
+            return null;
+        }
+
+        foreach (var c in value)
+        {
+            if (c is < '!' or > '~')
+            {
+                return null;
+            }
+        }
+
+        return value;
+    }
+
+    public static string New() => Guid.CreateVersion7().ToString("N");
+}

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+
+namespace Sidecar.Logging;
+
+/// <summary>
+/// What happened to one request, filled in by each stage (buffering, forwarding, static files) and read
+/// at the end by the access log and the metrics. Stored as an HttpContext feature.
+/// </summary>
+public sealed class RequestRecord(long startTimestamp, string requestId)
+{
+    public long StartTimestamp { get; } = startTimestamp;
+
+    public string RequestId { get; } = requestId;
+
+    /// <summary>The YARP route id, or the static mount name; bounded, so safe as a metric label.</summary>
+    public string? Route { get; set; }
+
+    public long BytesIn { get; set; }
+
+    /// <summary>Response body bytes, when the stage that produced the body knows them; otherwise Content-Length is used.</summary>
+    public long? BytesOut { get; set; }
+
+    public TimeSpan RequestBufferTime { get; set; }
+
+    public TimeSpan ResponseBufferTime { get; set; }
+
+    /// <summary>Timestamp when the request was handed to the upstream; 0 if it never was.</summary>
+    public long UpstreamStart { get; set; }
+
+    /// <summary>Timestamp when the upstream's response headers arrived.</summary>
+    public long UpstreamHeaders { get; set; }
+
+    /// <summary>Timestamp when the upstream's response body was fully read.</summary>
+    public long UpstreamEnd { get; set; }
+
+    /// <summary>Whether the request body or the response went to a temp file.</summary>
+    public bool RequestSpooledToDisk { get; set; }
+
+    public bool ResponseSpooledToDisk { get; set; }
+
+    /// <summary>Why the sidecar refused or failed the request (a <see cref="Rejection"/> name), null when it did not.</summary>
+    public string? Rejection { get; set; }
+
+    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(StartTimestamp);
+
+    public TimeSpan? UpstreamTime => UpstreamStart == 0 ? null
+        : Stopwatch.GetElapsedTime(UpstreamStart, UpstreamEnd != 0 ? UpstreamEnd : UpstreamHeaders != 0 ? UpstreamHeaders : Stopwatch.GetTimestamp());
+
+    public TimeSpan? UpstreamTimeToFirstByte => UpstreamStart == 0 || UpstreamHeaders == 0 ? null
+        : Stopwatch.GetElapsedTime(UpstreamStart, UpstreamHeaders);
+}
+
+/// <summary>The reasons the sidecar itself answers instead of the app; used in logs and as a metric label.</summary>
+public static class Rejection
+{
+    public const string BodyTooLarge = "body_too_large";
+    public const string SlowBody = "slow_body";
+    public const string Smuggling = "smuggling_shape";
+    public const string SpoolFull = "spool_full";
+    public const string UpstreamRefused = "upstream_refused";
+    public const string UpstreamTimeout = "upstream_timeout";
+    public const string UpstreamFailed = "upstream_failed";
+    public const string ClientAborted = "client_aborted";
+}

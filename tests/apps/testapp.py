@@ -1,0 +1,136 @@
+"""WSGI app the end-to-end tests run under real gunicorn (sync workers).
+
+Every endpoint reports what the app itself saw, so tests can check what reached it:
+  /hello                 small JSON
+  /echo                  length, sha256, CONTENT_LENGTH, Transfer-Encoding and forwarded headers of the body it got
+  /headers               the request headers as JSON
+  /big?size=N            N bytes (default 1 MiB) of a repeating pattern
+  /sleep?s=F             sleeps F seconds, then answers
+  /stream?n=N&delay=F    N chunks, F seconds apart, with X-Accel-Buffering: no
+  /sse?n=N&delay=F       text/event-stream, N events
+  /status/N              answers with status N
+  /accel?path=P          X-Accel-Redirect to P
+  /seen                  requests the app has received (per worker pid), to prove rejected requests never arrived
+  /concurrency           highest number of requests in progress at once across workers
+"""
+import hashlib
+import json
+import os
+import time
+from urllib.parse import parse_qs
+
+STATE_DIR = os.environ.get("TESTAPP_STATE_DIR", "/tmp")
+PATTERN = bytes(range(256)) * 4096  # 1 MiB
+
+
+def _state_path(name):
+    return os.path.join(STATE_DIR, name)
+
+
+def _bump(name, delta):
+    """A counter shared by all workers through a file, under an exclusive lock."""
+    import fcntl
+    with open(_state_path(name), "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        text = f.read().strip()
+        value = int(text) if text else 0
+        value += delta
+        f.seek(0)
+        f.truncate()
+        f.write(str(value))
+        return value
+
+
+def _peak(current):
+    import fcntl
+    with open(_state_path("peak"), "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        text = f.read().strip()
+        peak = max(int(text) if text else 0, current)
+        f.seek(0)
+        f.truncate()
+        f.write(str(peak))
+
+
+def _json(start_response, obj, status="200 OK", extra=()):
+    body = json.dumps(obj).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))] + list(extra))
+    return [body]
+
+
+def app(environ, start_response):
+    path = environ.get("PATH_INFO", "/")
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if path != "/seen":
+        _bump("seen", 1)
+    in_progress = _bump("inflight", 1)
+    _peak(in_progress)
+    try:
+        return _route(path, query, environ, start_response)
+    finally:
+        _bump("inflight", -1)
+
+
+def _route(path, query, environ, start_response):
+    if path == "/hello":
+        return _json(start_response, {"hello": "world"})
+    if path == "/echo":
+        body = environ["wsgi.input"].read()
+        return _json(start_response, {
+            "length": len(body),
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "content_length": environ.get("CONTENT_LENGTH"),
+            "transfer_encoding": environ.get("HTTP_TRANSFER_ENCODING"),
+            "expect": environ.get("HTTP_EXPECT"),
+        })
+    if path == "/headers":
+        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        headers["Remote-Addr"] = environ.get("REMOTE_ADDR")
+        return _json(start_response, headers)
+    if path == "/big":
+        size = int(query.get("size", [str(1 << 20)])[0])
+        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))])
+        return _chunks(size)
+    if path == "/sleep":
+        time.sleep(float(query.get("s", ["1"])[0]))
+        return _json(start_response, {"slept": True, "pid": os.getpid()})
+    if path in ("/stream", "/sse"):
+        n = int(query.get("n", ["3"])[0])
+        delay = float(query.get("delay", ["0.5"])[0])
+        headers = [("Content-Type", "text/event-stream")] if path == "/sse" else [("Content-Type", "text/plain"), ("X-Accel-Buffering", "no")]
+        start_response("200 OK", headers)
+        return _slow(n, delay, path == "/sse")
+    if path.startswith("/status/"):
+        code = int(path.rsplit("/", 1)[1])
+        return _json(start_response, {"status": code}, status=f"{code} Status")
+    if path == "/accel":
+        target = query.get("path", ["/protected/file.txt"])[0]
+        start_response("200 OK", [("X-Accel-Redirect", target), ("Content-Disposition", "attachment"), ("Content-Length", "0")])
+        return [b""]
+    if path == "/seen":
+        with open(_state_path("seen"), "a+") as f:
+            f.seek(0)
+            text = f.read().strip()
+        return _json(start_response, {"seen": int(text) if text else 0})
+    if path == "/concurrency":
+        with open(_state_path("peak"), "a+") as f:
+            f.seek(0)
+            text = f.read().strip()
+        return _json(start_response, {"peak": int(text) if text else 0})
+    return _json(start_response, {"error": "not found", "path": path}, status="404 Not Found")
+
+
+def _chunks(size):
+    sent = 0
+    while sent < size:
+        n = min(len(PATTERN), size - sent)
+        yield PATTERN[:n]
+        sent += n
+
+
+def _slow(n, delay, sse):
+    for i in range(n):
+        yield (f"data: event {i}\n\n" if sse else f"chunk {i}\n").encode()
+        time.sleep(delay)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs the real programs the tests start (gunicorn, nginx,
+# slowhttptest, prometheus, ...), restores NuGet packages, runs the suite, and ends with one line
+# "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  gunicorn python3-django python3-whitenoise python3-brotli python3-flask uvicorn
+  nginx libnginx-mod-http-brotli-static wrk slowhttptest prometheus buildah kubectl
+  curl procps clang zlib1g-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+log=$(mktemp)
+dotnet test Sidecar.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+summary=$(grep -E '^(Passed|Failed)!' "$log" | tail -1)
+passed=$(sed -nE 's/.*Passed: *([0-9]+).*/\1/p' <<<"$summary")
+failed=$(sed -nE 's/.*Failed: *([0-9]+).*/\1/p' <<<"$summary")
+rm -f "$log"
+if [ -z "$passed" ]; then
+  # The build or the test host failed before any test ran.
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+echo "${passed} passed, ${failed} failed"
+[ "$status" -eq 0 ] && [ "${failed}" -eq 0 ]
