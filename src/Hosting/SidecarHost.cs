@@ -30,6 +30,7 @@ public static class SidecarHost
         // memory stops it writing a key ring to a (read-only) home directory.
         services.AddDataProtection().UseEphemeralDataProtectionProvider();
         services.AddSingleton(new ConfigHolder(config));
+        services.AddSingleton(new ConfigReloadStatus(config));
         services.AddSingleton(settings);
         services.AddSingleton<SpoolStore>();
         services.AddSingleton<AccessLogWriter>();

@@ -38,6 +38,18 @@ public sealed class RequestRecord(long startTimestamp, string requestId)
 
     public bool ResponseSpooledToDisk { get; set; }
 
+    /// <summary>Time spent waiting for an upstream slot (admission queue); zero when not queued.</summary>
+    public TimeSpan QueueWait { get; set; }
+
+    /// <summary>Set when a static mount answered: the mount's name (bounded, safe as a metric label).</summary>
+    public string? StaticMount { get; set; }
+
+    /// <summary>The content coding a static response was sent with: "br", "gzip" or "identity".</summary>
+    public string? StaticEncoding { get; set; }
+
+    /// <summary>Bytes a static response saved by being sent compressed (identity length minus sent length).</summary>
+    public long StaticBytesSaved { get; set; }
+
     /// <summary>Why the sidecar refused or failed the request (a <see cref="Rejection"/> name), null when it did not.</summary>
     public string? Rejection { get; set; }
 
