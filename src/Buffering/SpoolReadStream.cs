@@ -3,9 +3,10 @@ namespace Sidecar.Buffering;
 /// <summary>
 /// Reads a <see cref="Spool"/> from the start, waiting for its writer when it is behind, then continues
 /// in the spool's remainder stream if the spool was capped. Seekable once the spool holds the whole body,
-/// which is what a request body handed to the forwarder needs.
+/// which is what a request body handed to the forwarder needs. <paramref name="onDispose"/> lets the spool's
+/// owner release it when the reader is done, since YARP disposes the body stream but not the response message.
 /// </summary>
-public sealed class SpoolReadStream(Spool spool) : Stream
+public sealed class SpoolReadStream(Spool spool, Action? onDispose = null) : Stream
 {
     private long _position;
 
@@ -66,6 +67,16 @@ public sealed class SpoolReadStream(Spool spool) : Stream
     }
 
     public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            onDispose?.Invoke();
+        }
+
+        base.Dispose(disposing);
+    }
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

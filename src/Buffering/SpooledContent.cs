@@ -21,6 +21,7 @@ public sealed class SpooledContent : HttpContent
     private readonly CancellationTokenSource _cancel = new();
     private readonly Task _pump;
     private readonly RequestRecord? _record;
+    private int _released;
 
     public SpooledContent(HttpContent upstream, SpoolStore store, long memory, long maxOnDisk, TimeSpan idleTimeout, RequestRecord? record, ILogger logger)
     {
@@ -109,10 +110,13 @@ public sealed class SpooledContent : HttpContent
 
     public long BufferedLength => _spool.Length;
 
-    protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult<Stream>(new SpoolReadStream(_spool));
+    protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult<Stream>(new SpoolReadStream(_spool, Release));
 
-    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-        new SpoolReadStream(_spool).CopyToAsync(stream);
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+    {
+        await using var reader = new SpoolReadStream(_spool, Release);
+        await reader.CopyToAsync(stream);
+    }
 
     protected override bool TryComputeLength(out long length)
     {
@@ -120,19 +124,32 @@ public sealed class SpooledContent : HttpContent
         return false;
     }
 
+    /// <summary>
+    /// The client is done (or gone): stop draining the upstream and free the spool once the pump has let go.
+    /// Runs when the forwarder disposes the body stream, which it does on every path, unlike the response message.
+    /// </summary>
+    private void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return;
+        }
+
+        _cancel.Cancel();
+        _pump.ContinueWith(_ =>
+        {
+            _spool.Remainder?.Dispose();
+            _upstream.Dispose();
+            _spool.Dispose();
+            _cancel.Dispose();
+        }, TaskScheduler.Default);
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            // The client is done (or gone): stop draining the upstream and free the spool once the pump has let go.
-            _cancel.Cancel();
-            _pump.ContinueWith(_ =>
-            {
-                _spool.Remainder?.Dispose();
-                _upstream.Dispose();
-                _spool.Dispose();
-                _cancel.Dispose();
-            }, TaskScheduler.Default);
+            Release();
         }
 
         base.Dispose(disposing);

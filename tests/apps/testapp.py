@@ -104,6 +104,9 @@ def _route(path, query, environ, start_response):
         return _slow(n, delay, path == "/sse")
     if path.startswith("/status/"):
         code = int(path.rsplit("/", 1)[1])
+        if code in (204, 304):
+            start_response(f"{code} Status", [])
+            return [b""]
         return _json(start_response, {"status": code}, status=f"{code} Status")
     if path == "/accel":
         target = query.get("path", ["/protected/file.txt"])[0]

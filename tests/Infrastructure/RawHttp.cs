@@ -1,0 +1,51 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Sidecar.Tests.Infrastructure;
+
+/// <summary>Hand-written HTTP/1.1 over a socket, for framings a well-behaved client library refuses to send.</summary>
+public static class RawHttp
+{
+    /// <summary>Sends <paramref name="request"/> verbatim and returns everything the server sent until it closed or went quiet.</summary>
+    public static async Task<string> ExchangeAsync(int port, string request, TimeSpan? quiet = null)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        return await ReadUntilQuietAsync(stream, quiet ?? TimeSpan.FromSeconds(2));
+    }
+
+    public static async Task<string> ReadUntilQuietAsync(NetworkStream stream, TimeSpan quiet)
+    {
+        var received = new StringBuilder();
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            using var cts = new CancellationTokenSource(quiet);
+            int read;
+            try
+            {
+                read = await stream.ReadAsync(buffer, cts.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException)
+            {
+                break;
+            }
+
+            if (read == 0)
+            {
+                break;
+            }
+
+            received.Append(Encoding.Latin1.GetString(buffer, 0, read));
+        }
+
+        return received.ToString();
+    }
+
+    /// <summary>The status code of the first response in <paramref name="response"/>, or 0 when there is none.</summary>
+    public static int Status(string response) =>
+        response.StartsWith("HTTP/1.", StringComparison.Ordinal) && response.Length >= 12 ? int.Parse(response.AsSpan(9, 3)) : 0;
+}

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Sidecar.Buffering;
+using Sidecar.Tests.Infrastructure;
+
+namespace Sidecar.Tests.Proxy;
+
+/// <summary>Responses are drained from gunicorn at loopback speed, so a client that reads slowly never pins a worker.</summary>
+public sealed class ResponseBufferingTests : IAsyncLifetime
+{
+    private Gunicorn _gunicorn = null!;
+
+    // One worker: if a slow reader pinned it, every other request would wait.
+    public async Task InitializeAsync() => _gunicorn = await Gunicorn.StartAsync(workers: 1);
+
+    public async Task DisposeAsync() => await _gunicorn.DisposeAsync();
+
+    /// <summary>Opens a request for a big response and then reads nothing, with a tiny receive window.</summary>
+    private static async Task<Socket> StartStalledDownloadAsync(int port, int size)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /big?size={size} HTTP/1.1\r\nHost: x\r\n\r\n"));
+        return socket;
+    }
+
+    private static async Task<bool> AnswersWithinAsync(Uri address, TimeSpan timeout)
+    {
+        using var client = new HttpClient { BaseAddress = address, Timeout = timeout };
+        try
+        {
+            return (await client.GetAsync("/hello")).StatusCode == HttpStatusCode.OK;
+        }
+        catch (TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
+    public async Task SlowReaderDoesNotPinTheOnlyWorker()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        using var stalled = await StartStalledDownloadAsync(sidecar.Port, 16 << 20);
+        await Task.Delay(1000);
+
+        Assert.True(await AnswersWithinAsync(sidecar.Address, TimeSpan.FromSeconds(5)),
+            "a second request waited behind a client that is not reading: the response was not buffered");
+        var store = sidecar.Services.GetRequiredService<SpoolStore>();
+        Assert.True(store.BytesOnDisk > 8 << 20, $"the unread response should sit in the spool, found {store.BytesOnDisk} bytes");
+    }
+
+    [Fact]
+    public async Task WithoutResponseBufferingTheSameSlowReaderPinsTheWorker()
+    {
+        // The control experiment: proves the test above can tell buffering from streaming.
+        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_RESPONSE_BUFFERING"] = "off" });
+        using var stalled = await StartStalledDownloadAsync(sidecar.Port, 16 << 20);
+        await Task.Delay(1000);
+
+        Assert.False(await AnswersWithinAsync(sidecar.Address, TimeSpan.FromSeconds(3)));
+    }
+
+    [Fact]
+    public async Task BufferedResponseArrivesWholeAndSpoolIsReleased()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        using var client = sidecar.Client();
+        var body = await client.GetByteArrayAsync("/big?size=12000000");
+
+        var expected = new byte[12_000_000];
+        for (var i = 0; i < expected.Length; i++) expected[i] = (byte)(i % 256);
+        Assert.Equal(SHA256.HashData(expected), SHA256.HashData(body));
+        var store = sidecar.Services.GetRequiredService<SpoolStore>();
+        await RequestBufferingTests.WaitUntil(() => store.BytesOnDisk == 0, TimeSpan.FromSeconds(5));
+        Assert.Equal(0, store.BytesOnDisk);
+    }
+
+    [Fact]
+    public async Task ResponsePastTheFileCapStreamsTheRestAndStillArrivesWhole()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_RESPONSE_BUFFER_MAX_FILE"] = "1m" });
+        using var client = sidecar.Client();
+        var body = await client.GetByteArrayAsync("/big?size=6000000");
+        Assert.Equal(6_000_000, body.Length);
+        Assert.All(new[] { 0, 1_048_575, 1_048_576, 5_999_999 }, i => Assert.Equal((byte)(i % 256), body[i]));
+    }
+
+    [Theory]
+    [InlineData("/stream?n=3&delay=1")]
+    [InlineData("/sse?n=3&delay=1")]
+    public async Task StreamingResponsesAreNotHeldBack(string path)
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        using var client = sidecar.Client();
+        var watch = Stopwatch.StartNew();
+        using var response = await client.GetAsync(path, HttpCompletionOption.ResponseHeadersRead);
+        await using var stream = await response.Content.ReadAsStreamAsync();
+        var first = new byte[64];
+        var read = await stream.ReadAsync(first);
+        var firstChunkAfter = watch.Elapsed;
+        await new StreamReader(stream).ReadToEndAsync();
+        var total = watch.Elapsed;
+
+        Assert.True(read > 0);
+        Assert.True(total - firstChunkAfter > TimeSpan.FromSeconds(1.5),
+            $"the first chunk came at {firstChunkAfter}, only just before the end at {total}: the stream was buffered");
+        Assert.False(response.Headers.Contains("X-Accel-Buffering"));
+    }
+
+    [Theory]
+    [InlineData("HEAD", "/big?size=100000", 200)]
+    [InlineData("GET", "/status/204", 204)]
+    [InlineData("GET", "/status/304", 304)]
+    public async Task BodilessResponsesPassThrough(string method, string path, int status)
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        using var client = sidecar.Client();
+        var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+    }
+}
