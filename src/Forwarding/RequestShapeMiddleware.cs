@@ -4,8 +4,9 @@ namespace Sidecar.Forwarding;
 
 /// <summary>
 /// Refuses request framings that parsers disagree about, the raw material of request smuggling.
-/// Kestrel already rejects invalid or conflicting Content-Length values and non-chunked transfer codings;
-/// what it lets through and gunicorn 20.x mishandles is stopped here, before any other stage sees it.
+/// Kestrel already rejects invalid and conflicting Content-Length values and non-chunked transfer codings;
+/// what it tolerates (Content-Length beside Transfer-Encoding, chunked on HTTP/1.0) is stopped here, before
+/// any other stage sees the request. Whatever passes is re-framed with a clean Content-Length upstream anyway.
 /// </summary>
 public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<RequestShapeMiddleware> logger)
 {
@@ -17,17 +18,27 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
             return next(context);
         }
 
-        var problem = headers.ContentLength is not null || headers.ContainsKey("Content-Length")
-            ? "the request has both Content-Length and Transfer-Encoding"
-            : context.Request.Protocol == "HTTP/1.0"
-                ? "Transfer-Encoding is not allowed in an HTTP/1.0 request"
-                : headers.TransferEncoding.Count > 1 || !string.Equals(headers.TransferEncoding.ToString().Trim(), "chunked", StringComparison.OrdinalIgnoreCase)
-                    ? $"Transfer-Encoding '{headers.TransferEncoding}' is not plain 'chunked'"
-                    : null;
+        var problem = Problem(context.Request);
+        return problem is null ? next(context) : RejectAsync(context, problem);
+    }
 
-        return problem is null
-            ? next(context)
-            : RejectAsync(context, problem);
+    private static string? Problem(HttpRequest request)
+    {
+        var headers = request.Headers;
+        // Kestrel keeps a Content-Length that arrived beside Transfer-Encoding only under the name X-Content-Length.
+        if (headers.ContentLength is not null || headers.ContainsKey("X-Content-Length"))
+        {
+            return "the request has both Content-Length and Transfer-Encoding";
+        }
+
+        if (request.Protocol == "HTTP/1.0")
+        {
+            return "Transfer-Encoding is not allowed in an HTTP/1.0 request";
+        }
+
+        return headers.TransferEncoding.Count > 1 || !string.Equals(headers.TransferEncoding.ToString().Trim(), "chunked", StringComparison.OrdinalIgnoreCase)
+            ? $"Transfer-Encoding '{headers.TransferEncoding}' is not plain 'chunked'"
+            : null;
     }
 
     private async Task RejectAsync(HttpContext context, string problem)

@@ -1,0 +1,147 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Sidecar.Tests.Infrastructure;
+
+namespace Sidecar.Tests.Proxy;
+
+/// <summary>What the app sees of the original request, and what the client sees when the upstream fails.</summary>
+public sealed class ForwardingTests : IAsyncLifetime
+{
+    private Gunicorn _gunicorn = null!;
+
+    public async Task InitializeAsync() => _gunicorn = await Gunicorn.StartAsync(workers: 2);
+
+    public async Task DisposeAsync() => await _gunicorn.DisposeAsync();
+
+    private static async Task<JsonElement> HeadersSeenByAppAsync(SidecarFactory sidecar, Action<HttpRequestMessage>? prepare = null)
+    {
+        using var client = sidecar.Client();
+        var request = new HttpRequestMessage(HttpMethod.Get, "/headers");
+        request.Headers.Host = "shop.example.com";
+        prepare?.Invoke(request);
+        var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private static string? Header(JsonElement headers, string name) =>
+        headers.TryGetProperty(name, out var value) ? value.GetString() : null;
+
+    [Fact]
+    public async Task OriginalHostReachesTheApp()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        var headers = await HeadersSeenByAppAsync(sidecar);
+        Assert.Equal("shop.example.com", Header(headers, "Host"));
+        Assert.Equal("shop.example.com", Header(headers, "X-Forwarded-Host"));
+        Assert.Equal("http", Header(headers, "X-Forwarded-Proto"));
+        Assert.Equal("127.0.0.1", Header(headers, "X-Forwarded-For"));
+    }
+
+    [Fact]
+    public async Task TrustedPeerKeepsItsForwardedHeadersAndIsAppendedToTheChain()
+    {
+        // The default trusts loopback, which is where this test's client connects from: it plays the ingress.
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        var headers = await HeadersSeenByAppAsync(sidecar, request =>
+        {
+            request.Headers.Add("X-Forwarded-For", "203.0.113.9");
+            request.Headers.Add("X-Forwarded-Proto", "https");
+            request.Headers.Add("X-Forwarded-Host", "www.example.com");
+        });
+        Assert.Equal("203.0.113.9, 127.0.0.1", Header(headers, "X-Forwarded-For"));
+        Assert.Equal("https", Header(headers, "X-Forwarded-Proto"));
+        Assert.Equal("www.example.com", Header(headers, "X-Forwarded-Host"));
+    }
+
+    [Fact]
+    public async Task UntrustedPeerCannotSpoofForwardedHeaders()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_TRUSTED_NETWORKS"] = "10.0.0.0/8" });
+        var headers = await HeadersSeenByAppAsync(sidecar, request =>
+        {
+            request.Headers.Add("X-Forwarded-For", "203.0.113.9");
+            request.Headers.Add("X-Forwarded-Proto", "https");
+            request.Headers.Add("X-Forwarded-Host", "evil.example");
+            request.Headers.Add("Forwarded", "for=1.2.3.4;proto=https");
+        });
+        Assert.Equal("127.0.0.1", Header(headers, "X-Forwarded-For"));
+        Assert.Equal("http", Header(headers, "X-Forwarded-Proto"));
+        Assert.Equal("shop.example.com", Header(headers, "X-Forwarded-Host"));
+        Assert.Null(Header(headers, "Forwarded"));
+    }
+
+    [Fact]
+    public async Task RequestIdIsGeneratedPassedUpstreamAndReturned()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        using var client = sidecar.Client();
+        var response = await client.GetAsync("/headers");
+        var returned = response.Headers.GetValues("X-Request-ID").Single();
+        var headers = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Matches("^[0-9a-f]{32}$", returned);
+        Assert.Equal(returned, Header(headers, "X-Request-Id"));
+    }
+
+    [Theory]
+    [InlineData("abc-123", "abc-123")]
+    [InlineData("has space", null)]
+    public async Task ClientRequestIdIsKeptOnlyWhenSane(string sent, string? kept)
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        var headers = await HeadersSeenByAppAsync(sidecar, request => request.Headers.TryAddWithoutValidation("X-Request-ID", sent));
+        var seen = Header(headers, "X-Request-Id");
+        if (kept is null)
+        {
+            Assert.Matches("^[0-9a-f]{32}$", seen);
+        }
+        else
+        {
+            Assert.Equal(kept, seen);
+        }
+    }
+
+    [Fact]
+    public async Task RefusedUpstreamGives502WithAReason()
+    {
+        var nothingListens = new Uri($"http://127.0.0.1:{Ports.Free()}");
+        using var sidecar = new SidecarFactory(nothingListens);
+        using var client = sidecar.Client();
+
+        var response = await client.GetAsync("/hello");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.StartsWith("502 Bad Gateway: cannot reach upstream", text);
+        Assert.Contains(nothingListens.Authority, text);
+    }
+
+    [Fact]
+    public async Task SilentUpstreamGives504()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_UPSTREAM_TIMEOUT"] = "1s" });
+        using var client = sidecar.Client();
+
+        var response = await client.GetAsync("/sleep?s=3");
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.StartsWith("504 Gateway Timeout: upstream", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task KeepAliveUpstreamClosingIdleConnectionsCausesNo502()
+    {
+        // gthread workers keep connections alive for 2 s and then close them: the classic pooled-connection race.
+        await using var gthread = await Gunicorn.StartAsync(1, null, "--worker-class", "gthread", "--threads", "2", "--keep-alive", "2");
+        using var sidecar = new SidecarFactory(gthread.Address);
+        using var client = sidecar.Client();
+        foreach (var pause in new[] { 1.9, 2.0, 2.1, 1.95, 2.05 })
+        {
+            var response = await client.GetAsync("/hello");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await Task.Delay(TimeSpan.FromSeconds(pause));
+        }
+    }
+}

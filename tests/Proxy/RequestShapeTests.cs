@@ -1,0 +1,93 @@
+using Sidecar.Tests.Infrastructure;
+
+namespace Sidecar.Tests.Proxy;
+
+/// <summary>Request-smuggling framings and oversized headers are refused by the sidecar and never reach gunicorn.</summary>
+public sealed class RequestShapeTests : IAsyncLifetime
+{
+    private Gunicorn _gunicorn = null!;
+    private SidecarFactory _sidecar = null!;
+
+    public async Task InitializeAsync()
+    {
+        _gunicorn = await Gunicorn.StartAsync(workers: 1);
+        _sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_HEADER_TIMEOUT"] = "1s" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        _sidecar.Dispose();
+        await _gunicorn.DisposeAsync();
+    }
+
+    public static TheoryData<string, int> Smuggling() => new()
+    {
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4, 4\r\n\r\nabcd", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\nabcd", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabcd", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\tchunked\r\n Content-Length: 4\r\n\r\n0\r\n\r\n", 400 },
+        { "POST /echo HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabcd\r\n0\r\n\r\n", 400 },
+        { "GET /hello HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400 },
+        { "GET /hello HTTP/1.1\r\n\r\n", 400 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Smuggling))]
+    public async Task AmbiguousFramingIsRefusedAndNeverForwarded(string request, int expected)
+    {
+        var seenBefore = _gunicorn.Seen();
+        var response = await RawHttp.ExchangeAsync(_sidecar.Port, request, TimeSpan.FromSeconds(1));
+        Assert.Equal(expected, RawHttp.Status(response));
+        Assert.Equal(seenBefore, _gunicorn.Seen());
+    }
+
+    [Fact]
+    public async Task WellFormedChunkedRequestStillWorks()
+    {
+        var response = await RawHttp.ExchangeAsync(_sidecar.Port,
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n", TimeSpan.FromSeconds(5));
+        Assert.Equal(200, RawHttp.Status(response));
+        Assert.Contains("\"length\": 4", response);
+    }
+
+    [Fact]
+    public async Task TooManyHeadersGive431()
+    {
+        var headers = string.Concat(Enumerable.Range(0, 120).Select(i => $"X-H{i}: v\r\n"));
+        var response = await RawHttp.ExchangeAsync(_sidecar.Port, $"GET /hello HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
+        Assert.Equal(431, RawHttp.Status(response));
+    }
+
+    [Fact]
+    public async Task OversizedHeadersGive431()
+    {
+        var response = await RawHttp.ExchangeAsync(_sidecar.Port, $"GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: {new string('a', 40_000)}\r\n\r\n");
+        Assert.Equal(431, RawHttp.Status(response));
+    }
+
+    [Fact]
+    public async Task OverlongRequestLineGives414()
+    {
+        var response = await RawHttp.ExchangeAsync(_sidecar.Port, $"GET /hello?{new string('a', 9000)} HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal(414, RawHttp.Status(response));
+    }
+
+    [Fact]
+    public async Task SlowHeadersTimeOutWith408()
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, _sidecar.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync("GET /hello HTTP/1.1\r\nHost: x\r\n"u8.ToArray());
+        var response = await RawHttp.ReadUntilQuietAsync(stream, TimeSpan.FromSeconds(5));
+        Assert.Equal(408, RawHttp.Status(response));
+    }
+}
