@@ -40,7 +40,8 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
         }
 
         response.Content = new SpooledContent(response.Content, store, settings.ResponseBufferMemory,
-            settings.ResponseBufferMaxFile, settings.UpstreamTimeout, record, logger);
+            settings.ResponseBufferMaxFile, settings.UpstreamTimeout, record, logger,
+            context.HttpContext.Features.Get<IUpstreamCompletionFeature>());
         return ValueTask.CompletedTask;
     }
 

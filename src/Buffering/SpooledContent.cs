@@ -21,12 +21,15 @@ public sealed class SpooledContent : HttpContent
     private readonly CancellationTokenSource _cancel = new();
     private readonly Task _pump;
     private readonly RequestRecord? _record;
+    private readonly IUpstreamCompletionFeature? _completion;
     private int _released;
 
-    public SpooledContent(HttpContent upstream, SpoolStore store, long memory, long maxOnDisk, TimeSpan idleTimeout, RequestRecord? record, ILogger logger)
+    public SpooledContent(HttpContent upstream, SpoolStore store, long memory, long maxOnDisk, TimeSpan idleTimeout, RequestRecord? record, ILogger logger,
+        IUpstreamCompletionFeature? completion = null)
     {
         _upstream = upstream;
         _record = record;
+        _completion = completion;
         _spool = new Spool(store, memory);
         foreach (var header in upstream.Headers)
         {
@@ -80,6 +83,7 @@ public sealed class SpooledContent : HttpContent
             }
 
             _spool.Complete();
+            _completion?.OnUpstreamCompleted();
         }
         catch (Exception e)
         {

@@ -44,7 +44,9 @@ public static class ProxyConfigReader
                     case "Clusters":
                         foreach (var (id, cluster) in ReadMap(property.Value, ProxyJsonContext.Default.ClusterConfig, "ReverseProxy.Clusters", problems))
                         {
-                            clusters.Add(WithSidecarDefaults(cluster with { ClusterId = id }, settings));
+                            var named = cluster with { ClusterId = id };
+                            ClusterPolicy.Parse(named, settings, problems);
+                            clusters.Add(WithSidecarDefaults(named, settings));
                         }
 
                         break;

@@ -10,7 +10,7 @@ namespace Sidecar.Configuration;
 /// </summary>
 public sealed record RoutePolicy(bool RequestBuffering, bool ResponseBuffering, long MaxBodySize)
 {
-    public const string Prefix = "Sidecar.";
+    public const string Prefix = SidecarMetadata.Prefix;
 
     /// <summary>The metadata keys a route may set, each named like the global setting it overrides.</summary>
     public static IReadOnlyList<string> Keys { get; } = ["RequestBuffering", "ResponseBuffering", "MaxBodySize"];
@@ -22,38 +22,13 @@ public sealed record RoutePolicy(bool RequestBuffering, bool ResponseBuffering, 
         Cache.GetValue(route, r => Parse(r, settings, problems: null));
 
     /// <summary>Parses a route's metadata, adding each problem (naming route and key) to <paramref name="problems"/>.</summary>
-    public static RoutePolicy Parse(RouteConfig route, SidecarSettings settings, List<string>? problems)
-    {
-        var policy = new RoutePolicy(settings.RequestBuffering, settings.ResponseBuffering, settings.MaxBodySize);
-        if (route.Metadata is null)
-        {
-            return policy;
-        }
-
-        foreach (var (key, value) in route.Metadata)
-        {
-            if (!key.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
+    public static RoutePolicy Parse(RouteConfig route, SidecarSettings settings, List<string>? problems) =>
+        SidecarMetadata.Read(route.Metadata, new RoutePolicy(settings.RequestBuffering, settings.ResponseBuffering, settings.MaxBodySize),
+            $"ReverseProxy.Routes.{route.RouteId}", Keys, static (policy, name, value) => name switch
             {
-                continue;
-            }
-
-            var name = key[Prefix.Length..];
-            try
-            {
-                policy = name.ToLowerInvariant() switch
-                {
-                    "requestbuffering" => policy with { RequestBuffering = Units.ParseBool(value) },
-                    "responsebuffering" => policy with { ResponseBuffering = Units.ParseBool(value) },
-                    "maxbodysize" => policy with { MaxBodySize = Units.ParseSize(value) },
-                    _ => throw new FormatException($"unknown route setting; known: {string.Join(", ", Keys.Select(k => Prefix + k))}"),
-                };
-            }
-            catch (FormatException e)
-            {
-                problems?.Add($"ReverseProxy.Routes.{route.RouteId}.Metadata.{key}: {e.Message}");
-            }
-        }
-
-        return policy;
-    }
+                "requestbuffering" => policy with { RequestBuffering = Units.ParseBool(value) },
+                "responsebuffering" => policy with { ResponseBuffering = Units.ParseBool(value) },
+                "maxbodysize" => policy with { MaxBodySize = Units.ParseSize(value) },
+                _ => null,
+            }, problems);
 }

@@ -18,6 +18,13 @@ public sealed class SidecarSettings
     public TimeSpan UpstreamTimeout { get; set; }
     public TimeSpan UpstreamConnectTimeout { get; set; }
 
+    // Admission control (src/Admission)
+    public int UpstreamConcurrency { get; set; }
+    public TimeSpan QueueTimeout { get; set; }
+    public int QueueLength { get; set; }
+    public bool QueueReadiness { get; set; }
+    public bool RequestStartHeader { get; set; }
+
     // Buffering
     public long MaxBodySize { get; set; }
     public string TempDir { get; set; } = "";

@@ -9,7 +9,8 @@ namespace Sidecar.Forwarding;
 /// </summary>
 public static class ProxyErrors
 {
-    public static async Task WriteAsync(HttpContext context, int status, string rejection, string message, ILogger logger)
+    /// <param name="retryAfter">For answers that only mean "not now" (a full queue): when a retry may succeed.</param>
+    public static async Task WriteAsync(HttpContext context, int status, string rejection, string message, ILogger logger, TimeSpan? retryAfter = null)
     {
         var record = context.Features.Get<RequestRecord>();
         if (record is not null)
@@ -32,6 +33,11 @@ public static class ProxyErrors
         if (record is not null)
         {
             context.Response.Headers[RequestIdHeader(context)] = record.RequestId;
+        }
+
+        if (retryAfter is { } delay)
+        {
+            context.Response.Headers.RetryAfter = ((long)Math.Ceiling(delay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         await context.Response.WriteAsync($"{status} {ReasonPhrase(status)}: {message}\n");

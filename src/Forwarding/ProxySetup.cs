@@ -59,6 +59,7 @@ public static class ProxySetup
         app.MapReverseProxy(pipeline =>
         {
             pipeline.UseMiddleware<RequestBufferingMiddleware>();
+            pipeline.UseMiddleware<Admission.AdmissionMiddleware>();
             pipeline.Use(async (context, next) =>
             {
                 await next(context);

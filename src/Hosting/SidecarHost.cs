@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.DataProtection;
+using Sidecar.Admission;
 using Sidecar.Buffering;
 using Sidecar.Configuration;
 using Sidecar.Forwarding;
@@ -36,6 +37,7 @@ public static class SidecarHost
         services.AddSingleton<AccessLogWriter>();
         services.AddSingleton<DrainState>();
         services.AddSingleton<UpstreamProbe>();
+        services.AddSidecarAdmission();
         services.AddSidecarProxy(config);
         return builder;
     }

@@ -73,4 +73,6 @@ public static class Rejection
     public const string UpstreamTimeout = "upstream_timeout";
     public const string UpstreamFailed = "upstream_failed";
     public const string ClientAborted = "client_aborted";
+    public const string QueueFull = "queue_full";
+    public const string QueueTimeout = "queue_timeout";
 }
