@@ -16,6 +16,10 @@ public static class AdminEndpoints
         admin.Map("/healthz/ready", a => a.Run(ReadyAsync));
     }
 
+    /// <summary>The admin port answers nothing else; in particular it never forwards to the app.</summary>
+    public static void MapNotFound(IApplicationBuilder admin) =>
+        admin.Run(context => WriteAsync(context, 404, "not found: the admin port serves /healthz/started, /healthz/live, /healthz/ready and /metrics"));
+
     private static async Task ReadyAsync(HttpContext context)
     {
         var services = context.RequestServices;

@@ -48,10 +48,17 @@ public static class SidecarHost
         RegisterDraining(app, settings);
 
         var adminPort = settings.AdminPort;
-        app.MapWhen(context => context.Connection.LocalPort == adminPort, AdminEndpoints.MapHealth);
+        app.MapWhen(context => context.Connection.LocalPort == adminPort, admin =>
+        {
+            AdminEndpoints.MapHealth(admin);
+            AdminEndpoints.MapNotFound(admin);
+        });
 
         app.UseMiddleware<AccessLogMiddleware>();
         app.UseMiddleware<RequestShapeMiddleware>();
+        // Routing placed explicitly here (not at the start, where WebApplication would put it) so admin
+        // requests and anything answered above never pay for route matching.
+        app.UseRouting();
         app.MapSidecarProxy();
         return app;
     }

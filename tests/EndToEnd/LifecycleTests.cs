@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Sidecar.Tests.Infrastructure;
+
+namespace Sidecar.Tests.EndToEnd;
+
+/// <summary>The built binary as Kubernetes runs it: probes, SIGTERM draining, start-up errors, memory under big uploads.</summary>
+[Collection(HeavyCollection.Name)]
+public sealed class LifecycleTests
+{
+    [Fact]
+    public async Task ProbesSeparateTheSidecarFromTheApp()
+    {
+        var appPort = Ports.Free();
+        await using var sidecar = await SidecarProcess.StartAsync(new Uri($"http://127.0.0.1:{appPort}"));
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
+
+        // No app yet: started and live must still pass (a native sidecar's startup probe gates the app's start).
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/healthz/started")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/healthz/live")).StatusCode);
+        var notReady = await admin.GetAsync("/healthz/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        Assert.Contains($"127.0.0.1:{appPort}", await notReady.Content.ReadAsStringAsync());
+
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1, port: appPort);
+        await Task.Delay(1100); // the upstream check is cached for a second
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/healthz/ready")).StatusCode);
+
+        // The main port serves only the app: its /healthz/ready is the app's (a 404 from the test app).
+        using var main = new HttpClient { BaseAddress = sidecar.Address };
+        Assert.Equal(HttpStatusCode.NotFound, (await main.GetAsync("/healthz/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("/hello")).StatusCode);
+    }
+
+    [Fact]
+    public async Task SigtermDrainsInFlightRequestsAndExitsZero()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 2);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_SHUTDOWN_DELAY"] = "2s",
+            ["SIDECAR_DRAIN_TIMEOUT"] = "20s",
+        });
+        using var client = new HttpClient { BaseAddress = sidecar.Address, Timeout = TimeSpan.FromSeconds(30) };
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/healthz/ready")).StatusCode);
+
+        var slowApp = client.GetAsync("/sleep?s=3");
+        var slowReader = ReadSlowlyAsync(sidecar.Port, 3 << 20, TimeSpan.FromSeconds(4));
+        await Task.Delay(500);
+
+        sidecar.Process.Signal(15);
+        await Task.Delay(300);
+
+        var ready = await admin.GetAsync("/healthz/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains("draining", await ready.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/hello")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.OK, (await slowApp).StatusCode);
+        Assert.Equal(3 << 20, await slowReader);
+        Assert.True(await sidecar.Process.WaitForExitAsync(TimeSpan.FromSeconds(20)), "the sidecar did not exit after draining");
+        Assert.Equal(0, sidecar.Process.ExitCode);
+    }
+
+    /// <summary>A client that takes <paramref name="duration"/> to read a response body; returns the body length read.</summary>
+    private static async Task<int> ReadSlowlyAsync(int port, int size, TimeSpan duration)
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 8192 };
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /big?size={size} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        var buffer = new byte[64 * 1024];
+        var received = new MemoryStream();
+        var chunks = 40;
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer)) > 0)
+        {
+            received.Write(buffer, 0, read);
+            if (chunks-- > 0)
+            {
+                await Task.Delay(duration / 40);
+            }
+        }
+
+        var text = received.ToArray();
+        var headerEnd = text.AsSpan().IndexOf("\r\n\r\n"u8);
+        return headerEnd < 0 ? 0 : text.Length - headerEnd - 4;
+    }
+
+    [Fact]
+    public async Task MissingNamedConfigFileStopsStartupWithAClearMessage()
+    {
+        await using var sidecar = new ExternalProcess("dotnet", [TestPaths.SidecarDll],
+            environment: new Dictionary<string, string> { ["SIDECAR_CONFIG"] = "/nonexistent/sidecar.json", ["SIDECAR_PORT"] = Ports.Free().ToString(), ["SIDECAR_ADMIN_PORT"] = Ports.Free().ToString() });
+        Assert.True(await sidecar.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(2, sidecar.ExitCode);
+        Assert.Contains("config file not found (SIDECAR_CONFIG=/nonexistent/sidecar.json)", sidecar.Output);
+    }
+
+    [Fact]
+    public async Task BadSettingStopsStartupNamingTheVariable()
+    {
+        await using var sidecar = new ExternalProcess("dotnet", [TestPaths.SidecarDll],
+            environment: new Dictionary<string, string> { ["SIDECAR_MAX_BODY_SIZE"] = "ten megs", ["SIDECAR_CONFIG"] = "" });
+        Assert.True(await sidecar.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(2, sidecar.ExitCode);
+        Assert.Contains("SIDECAR_MAX_BODY_SIZE: 'ten megs' is not a size", sidecar.Output);
+    }
+
+    [Fact]
+    public async Task CheckConfigReportsEveryProblemAndExitsNonZero()
+    {
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, """{ "Sidecar": { "MaxBodySise": "1m", "UpstreamTimeout": "soon" } }""");
+        try
+        {
+            await using var bad = new ExternalProcess("dotnet", [TestPaths.SidecarDll, "--check-config", file]);
+            Assert.True(await bad.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal(1, bad.ExitCode);
+            Assert.Contains("Sidecar.MaxBodySise: unknown setting; did you mean 'MaxBodySize'?", bad.Output);
+            Assert.Contains("Sidecar.UpstreamTimeout: 'soon' is not a duration", bad.Output);
+
+            await File.WriteAllTextAsync(file, """{ "Sidecar": { "MaxBodySize": "1m" } }""");
+            await using var good = new ExternalProcess("dotnet", [TestPaths.SidecarDll, "--check-config", file]);
+            Assert.True(await good.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal(0, good.ExitCode);
+            Assert.Contains("configuration OK", good.Output);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task MemoryDoesNotGrowWithUploadSize()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_MAX_BODY_SIZE"] = "0" });
+        using var client = new HttpClient { BaseAddress = sidecar.Address, Timeout = TimeSpan.FromMinutes(2) };
+
+        await UploadAsync(client, 8 << 20);
+        var afterSmall = PeakRss(sidecar.Process.Id);
+        await UploadAsync(client, 160 << 20);
+        var afterLarge = PeakRss(sidecar.Process.Id);
+
+        Assert.True(afterLarge - afterSmall < 48L << 20,
+            $"peak RSS grew from {afterSmall >> 20} MiB to {afterLarge >> 20} MiB for a 20x larger upload: bodies are being held in memory");
+    }
+
+    private static async Task UploadAsync(HttpClient client, long size)
+    {
+        var response = await client.PostAsync("/echo", new StreamContent(new PatternStream(size)));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains($"\"length\": {size}", await response.Content.ReadAsStringAsync());
+    }
+
+    private static long PeakRss(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+    }
+
+    /// <summary>A body generated on the fly, so the test itself does not hold it in memory.</summary>
+    private sealed class PatternStream(long length) : Stream
+    {
+        private long _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = (int)Math.Min(count, length - _position);
+            for (var i = 0; i < n; i++) buffer[offset + i] = (byte)((_position + i) % 251);
+            _position += n;
+            return n;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
