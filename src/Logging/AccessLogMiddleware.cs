@@ -67,6 +67,11 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
                 json.WriteNumber("upstream_ms", Math.Round(upstream.TotalMilliseconds, 3));
             }
 
+            if (record.QueueWait > TimeSpan.Zero)
+            {
+                json.WriteNumber("queue_ms", Math.Round(record.QueueWait.TotalMilliseconds, 3));
+            }
+
             json.WriteNumber("request_buffer_ms", Math.Round(record.RequestBufferTime.TotalMilliseconds, 3));
             json.WriteNumber("response_buffer_ms", Math.Round(record.ResponseBufferTime.TotalMilliseconds, 3));
             if (record.Route is { } route)
