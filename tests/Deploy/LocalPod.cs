@@ -1,0 +1,185 @@
+using System.Security.Cryptography;
+using k8s.Models;
+using Sidecar.Tests.Infrastructure;
+
+namespace Sidecar.Tests.Deploy;
+
+/// <summary>
+/// The rendered web Pod run on this machine as the kubelet would run it: volumes laid out (ConfigMaps and
+/// Secrets in the kubelet's <c>..data</c> symlink layout, emptyDirs as directories), the migrations Job's
+/// container run to completion, the static-copy init container, then the sidecar and the app with their
+/// own command, args and environment. What cannot be the same here is mapped, and only that: container
+/// paths to host directories, the fixed ports to free loopback ports, and PostgreSQL to SQLite.
+/// </summary>
+public sealed class LocalPod : IAsyncDisposable
+{
+    private readonly string _root;
+
+    private LocalPod(Rendering rendering, string root)
+    {
+        Rendering = rendering;
+        _root = root;
+    }
+
+    public Rendering Rendering { get; }
+
+    public SidecarProcess Sidecar { get; private set; } = null!;
+
+    public ExternalProcess App { get; private set; } = null!;
+
+    public int AppPort { get; private set; }
+
+    /// <summary>Host directory of each Pod volume, by name.</summary>
+    public Dictionary<string, string> Volumes { get; } = [];
+
+    /// <summary>Where the "image build" put collectstatic's output (the image's /app/staticfiles).</summary>
+    public string ImageStaticRoot => Path.Combine(_root, "image-staticfiles");
+
+    public string Log => $"--- app ---\n{App?.Output}\n--- sidecar ---\n{Sidecar?.Output}";
+
+    public HttpClient Client(bool admin = false) => new()
+    {
+        BaseAddress = admin ? Sidecar.AdminAddress : Sidecar.Address,
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+
+    public static async Task<LocalPod> StartAsync(Rendering rendering)
+    {
+        var pod = new LocalPod(rendering, Directory.CreateTempSubdirectory("sidecar-localpod-").FullName);
+        try
+        {
+            await pod.StartAsync();
+            return pod;
+        }
+        catch
+        {
+            await pod.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAsync()
+    {
+        var r = Rendering;
+        // No PostgreSQL on this machine: the same settings module, pointed at SQLite.
+        var database = new Dictionary<string, string>
+        {
+            ["DJANGO_DB_ENGINE"] = "sqlite",
+            ["DJANGO_DB_NAME"] = Path.Combine(_root, "db.sqlite3"),
+        };
+
+        BuildImage();
+        var imagePaths = ContainerOnHost.ImagePaths(ImageStaticRoot);
+
+        var job = r.MigrationJob.Spec.Template.Spec;
+        var jobVolumes = LayOutVolumes(job, "job");
+        var migrate = new ContainerOnHost(r, job.Containers.Single(), imagePaths, jobVolumes).RunToCompletion(database);
+        Assert.True(migrate.ExitCode == 0, $"the migrations Job failed: {migrate.Combined}");
+        Assert.Contains("Applying notes.0001_initial... OK", migrate.Output);
+
+        foreach (var (name, path) in LayOutVolumes(r.Pod, "pod"))
+        {
+            Volumes[name] = path;
+        }
+
+        foreach (var init in (r.Pod.InitContainers ?? []).Where(c => c.RestartPolicy != "Always"))
+        {
+            var result = new ContainerOnHost(r, init, imagePaths, Volumes).RunToCompletion();
+            Assert.True(result.ExitCode == 0, $"init container {init.Name} failed: {result.Combined}");
+        }
+
+        // The sidecar first (as a native sidecar it is started before the app), on free ports.
+        AppPort = Ports.Free();
+        var sidecar = new ContainerOnHost(r, r.Sidecar, imagePaths, Volumes);
+        var sidecarEnvironment = sidecar.Environment();
+        foreach (var fixedPort in new[] { "SIDECAR_PORT", "SIDECAR_ADMIN_PORT", "SIDECAR_UPSTREAM" })
+        {
+            Assert.True(sidecarEnvironment.Remove(fixedPort), $"the sidecar container should set {fixedPort} explicitly");
+        }
+
+        Assert.Null(r.Sidecar.Command); // the image's entrypoint is the sidecar itself
+        Sidecar = await SidecarProcess.StartAsync(new Uri($"http://127.0.0.1:{AppPort}"), sidecarEnvironment, [.. r.Sidecar.Args ?? []]);
+
+        var app = new ContainerOnHost(r, r.App, imagePaths, Volumes);
+        // A later --bind overrides gunicorn.conf.py's 127.0.0.1:8000, so parallel tests never collide.
+        App = app.Start(database, "--bind", $"127.0.0.1:{AppPort}");
+        await Ports.WaitUntilListeningAsync(AppPort, TimeSpan.FromSeconds(30), () => App.Output);
+    }
+
+    /// <summary>The app image's build step (Dockerfile: collectstatic at build time) into a directory standing in for the image.</summary>
+    private void BuildImage()
+    {
+        var result = ProcessRun.Run("/usr/bin/python3", ["manage.py", "collectstatic", "--noinput"], ContainerOnHost.DjangoSource,
+            new Dictionary<string, string> { ["DJANGO_SECRET_KEY"] = "collectstatic-only", ["DJANGO_STATIC_ROOT"] = ImageStaticRoot });
+        Assert.True(result.ExitCode == 0, $"collectstatic failed: {result.Combined}");
+    }
+
+    private Dictionary<string, string> LayOutVolumes(V1PodSpec pod, string prefix)
+    {
+        var volumes = new Dictionary<string, string>();
+        foreach (var volume in pod.Volumes)
+        {
+            var path = Path.Combine(_root, prefix + "-volumes", volume.Name);
+            if (volume.EmptyDir is not null)
+            {
+                Directory.CreateDirectory(path);
+            }
+            else if (volume.ConfigMap is { } configMap)
+            {
+                var map = Rendering.ConfigMap(configMap.Name) ?? throw new InvalidOperationException($"ConfigMap {configMap.Name} is not rendered");
+                KubeletLayout.Write(path, Project(map.Data, configMap.Items));
+            }
+            else if (volume.Secret is { } secret)
+            {
+                // The base leaves the Secret to the cluster; stand in with fresh random values per key.
+                var data = Rendering.Secret(secret.SecretName)?.Data.ToDictionary(d => d.Key, d => System.Text.Encoding.UTF8.GetString(d.Value))
+                    ?? secret.Items.ToDictionary(i => i.Key, _ => Convert.ToHexString(RandomNumberGenerator.GetBytes(24)));
+                KubeletLayout.Write(path, Project(data, secret.Items));
+            }
+            else
+            {
+                throw new InvalidOperationException($"volume {volume.Name}: only emptyDir, configMap and secret can be laid out here");
+            }
+
+            volumes[volume.Name] = path;
+        }
+
+        return volumes;
+    }
+
+    private static Dictionary<string, string> Project(IDictionary<string, string> data, IList<V1KeyToPath>? items) =>
+        items is null
+            ? new Dictionary<string, string>(data)
+            : items.ToDictionary(i => i.Path, i => data.TryGetValue(i.Key, out var v) ? v : throw new InvalidOperationException($"key {i.Key} is missing"));
+
+    public async ValueTask DisposeAsync()
+    {
+        if (App is not null) await App.DisposeAsync();
+        if (Sidecar is not null) await Sidecar.DisposeAsync();
+        Directory.Delete(_root, recursive: true);
+    }
+}
+
+/// <summary>
+/// A ConfigMap or Secret volume as the kubelet writes it: the payload in a hidden timestamped directory,
+/// <c>..data</c> a symlink to it, and each key a symlink through <c>..data</c>.
+/// </summary>
+public static class KubeletLayout
+{
+    public static void Write(string directory, IReadOnlyDictionary<string, string> payload)
+    {
+        Directory.CreateDirectory(directory);
+        var name = $"..{DateTime.UtcNow:yyyy_MM_dd_HH_mm_ss.fffffff}";
+        var payloadDirectory = Directory.CreateDirectory(Path.Combine(directory, name)).FullName;
+        foreach (var (key, content) in payload)
+        {
+            File.WriteAllText(Path.Combine(payloadDirectory, key), content);
+        }
+
+        File.CreateSymbolicLink(Path.Combine(directory, "..data"), name);
+        foreach (var key in payload.Keys)
+        {
+            File.CreateSymbolicLink(Path.Combine(directory, key), Path.Combine("..data", key));
+        }
+    }
+}

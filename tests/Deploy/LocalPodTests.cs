@@ -1,0 +1,169 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Sidecar.Tests.Deploy;
+
+/// <summary>One web Pod of deploy/base, started on this machine for the tests in <see cref="LocalPodTests"/>.</summary>
+public sealed class LocalPodFixture : IAsyncLifetime
+{
+    public LocalPod Pod { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Pod = await LocalPod.StartAsync(Manifests.Render("base"));
+
+    public async Task DisposeAsync() => await Pod.DisposeAsync();
+}
+
+/// <summary>
+/// The manifests and the binaries agree: the Pod spec of deploy/base, run on this machine, proxies to the
+/// example Django app, answers its probes, enforces the ConfigMap's routes and serves the app's static files.
+/// </summary>
+public sealed partial class LocalPodTests(LocalPodFixture fixture) : IClassFixture<LocalPodFixture>
+{
+    private const string PublicHost = "sidecar-demo.example.com"; // DJANGO_ALLOWED_HOSTS in deploy/base/app.env
+
+    private LocalPod Pod => fixture.Pod;
+
+    /// <summary>A request as the ingress sends it: public Host, TLS terminated in front (trusted peer).</summary>
+    private static HttpRequestMessage FromIngress(HttpMethod method, string path, HttpContent? content = null)
+    {
+        var request = new HttpRequestMessage(method, path) { Content = content };
+        request.Headers.Host = PublicHost;
+        request.Headers.Add("X-Forwarded-Proto", "https");
+        return request;
+    }
+
+    [Fact]
+    public async Task The_probe_paths_in_the_manifest_answer_on_the_admin_port()
+    {
+        var sidecar = Pod.Rendering.Sidecar;
+        using var admin = Pod.Client(admin: true);
+
+        foreach (var probe in new[] { sidecar.StartupProbe, sidecar.LivenessProbe, sidecar.ReadinessProbe })
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            HttpResponseMessage response;
+            do
+            {
+                response = await admin.GetAsync(probe.HttpGet.Path);
+            }
+            while (response.StatusCode != HttpStatusCode.OK && DateTime.UtcNow < deadline && await Delay());
+
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{probe.HttpGet.Path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}\n{Pod.Log}");
+        }
+
+        // The main port carries application traffic only.
+        using var main = Pod.Client();
+        var leaked = await main.SendAsync(FromIngress(HttpMethod.Get, "/healthz/ready"));
+        Assert.Equal(HttpStatusCode.NotFound, leaked.StatusCode);
+    }
+
+    private static async Task<bool> Delay()
+    {
+        await Task.Delay(200);
+        return true;
+    }
+
+    [Fact]
+    public async Task Django_sees_the_public_host_https_and_the_client_behind_the_sidecar()
+    {
+        using var client = Pod.Client();
+
+        var response = await client.SendAsync(FromIngress(HttpMethod.Get, "/api/whoami"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var facts = json.RootElement;
+        Assert.Equal(PublicHost, facts.GetProperty("host").GetString());
+        Assert.True(facts.GetProperty("is_secure").GetBoolean());
+        Assert.Equal("127.0.0.1", facts.GetProperty("remote_addr").GetString());
+        Assert.Contains("127.0.0.1", facts.GetProperty("x_forwarded_for").GetString());
+        Assert.Equal(response.Headers.GetValues("X-Request-ID").Single(), facts.GetProperty("request_id").GetString());
+    }
+
+    [Fact]
+    public async Task Plain_http_is_redirected_and_unknown_hosts_are_refused_by_django()
+    {
+        using var client = Pod.Client();
+
+        var plain = new HttpRequestMessage(HttpMethod.Get, "/api/whoami");
+        plain.Headers.Host = PublicHost;
+        var redirect = await new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = Pod.Sidecar.Address }.SendAsync(plain);
+        Assert.Equal(HttpStatusCode.MovedPermanently, redirect.StatusCode);
+        Assert.Equal($"https://{PublicHost}/api/whoami", redirect.Headers.Location!.ToString());
+
+        var unknown = FromIngress(HttpMethod.Get, "/api/whoami");
+        unknown.Headers.Host = "10.1.2.3";
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.SendAsync(unknown)).StatusCode);
+
+        // The app's own health check answers whatever the Host, without the database or a redirect.
+        var health = new HttpRequestMessage(HttpMethod.Get, "/healthz");
+        health.Headers.Host = "10.1.2.3";
+        var healthResponse = await client.SendAsync(health);
+        Assert.Equal(HttpStatusCode.OK, healthResponse.StatusCode);
+        Assert.Equal("ok\n", await healthResponse.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Notes_are_stored_in_the_schema_the_migrations_job_created()
+    {
+        using var client = Pod.Client();
+        var text = $"from the local pod {Guid.NewGuid():N}";
+
+        var created = await client.SendAsync(FromIngress(HttpMethod.Post, "/api/notes", new StringContent(text)));
+        var listed = await client.SendAsync(FromIngress(HttpMethod.Get, "/api/notes"));
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Contains(text, await listed.Content.ReadAsStringAsync());
+
+        // The HTML form keeps Django's CSRF protection through the proxy.
+        var forged = FromIngress(HttpMethod.Post, "/", new FormUrlEncodedContent([new("text", "forged")]));
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.SendAsync(forged)).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_config_maps_routes_set_the_body_limits()
+    {
+        using var client = Pod.Client();
+        var body = new byte[12 * 1024 * 1024]; // above the 10m default, below the upload route's 50m
+        Random.Shared.NextBytes(body);
+
+        var upload = await client.SendAsync(FromIngress(HttpMethod.Post, "/api/upload", new ByteArrayContent(body)));
+        // As curl does for large bodies: ask first, so the refusal arrives before the body is sent.
+        var tooLarge = FromIngress(HttpMethod.Post, "/api/notes", new ByteArrayContent(body));
+        tooLarge.Headers.ExpectContinue = true;
+        var elsewhere = await client.SendAsync(tooLarge);
+
+        Assert.True(upload.StatusCode == HttpStatusCode.OK, $"{upload.StatusCode} {await upload.Content.ReadAsStringAsync()}\n{Pod.Log}");
+        using var json = JsonDocument.Parse(await upload.Content.ReadAsStringAsync());
+        Assert.Equal(body.Length, json.RootElement.GetProperty("bytes").GetInt32());
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body)), json.RootElement.GetProperty("sha256").GetString());
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, elsewhere.StatusCode);
+        Assert.DoesNotContain("\"POST /api/notes HTTP/1.1\" 413", Pod.App.Output); // refused before gunicorn
+    }
+
+    [Fact]
+    public async Task The_page_links_hashed_static_files_that_the_pod_serves()
+    {
+        using var client = Pod.Client();
+
+        var page = await client.SendAsync(FromIngress(HttpMethod.Get, "/"));
+        var html = await page.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        var stylesheet = HashedStylesheet().Match(html);
+        Assert.True(stylesheet.Success, html);
+        var path = stylesheet.Groups[1].Value;
+        var served = await client.SendAsync(FromIngress(HttpMethod.Get, path));
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        // The bytes are those the static-copy init container put into the shared volume.
+        var onVolume = await File.ReadAllBytesAsync(Path.Combine(Pod.Volumes["static"], path["/static/".Length..]));
+        Assert.Equal(onVolume, await served.Content.ReadAsByteArrayAsync());
+        Assert.Equal("text/css", served.Content.Headers.ContentType!.MediaType);
+        // collectstatic's manifest travelled with the files, so the sidecar can tell hashed names apart.
+        Assert.True(File.Exists(Path.Combine(Pod.Volumes["static"], "staticfiles.json")));
+    }
+
+    [GeneratedRegex("""<link rel="stylesheet" href="(/static/notes/app\.[0-9a-f]{12}\.css)">""")]
+    private static partial Regex HashedStylesheet();
+}
