@@ -110,6 +110,8 @@ public class ManifestConsistencyTests
         Assert.Equal([$"{upstream.Host}:{upstream.Port}"], gunicorn.Bind);
         Assert.Equal("127.0.0.1", upstream.Host); // loopback: nothing outside the Pod reaches gunicorn
         Assert.Equal("sync", gunicorn.WorkerClass);
+        // One request per sync worker: the sidecar queues the rest instead of gunicorn's listen backlog.
+        Assert.Equal(gunicorn.Workers, SidecarConfigOf(r).Settings.UpstreamConcurrency);
         Assert.Null(r.App.Ports); // it must not pretend to listen on the Pod IP
     }
 
