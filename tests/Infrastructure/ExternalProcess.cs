@@ -11,6 +11,18 @@ public sealed class ExternalProcess : IAsyncDisposable
 
     public ExternalProcess(string fileName, IEnumerable<string> arguments, string? workingDirectory = null, IDictionary<string, string>? environment = null)
     {
+        _process = new Process { StartInfo = StartInfo(fileName, arguments, workingDirectory, environment) };
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    /// <summary>Output redirected, arguments passed one by one (no shell quoting), environment added to ours.</summary>
+    public static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> arguments, string? workingDirectory = null,
+        IEnumerable<KeyValuePair<string, string>>? environment = null)
+    {
         var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
@@ -23,20 +35,12 @@ public sealed class ExternalProcess : IAsyncDisposable
             info.ArgumentList.Add(argument);
         }
 
-        if (environment is not null)
+        foreach (var (key, value) in environment ?? [])
         {
-            foreach (var (key, value) in environment)
-            {
-                info.Environment[key] = value;
-            }
+            info.Environment[key] = value;
         }
 
-        _process = new Process { StartInfo = info };
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.Start();
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        return info;
     }
 
     public int Id => _process.Id;

@@ -13,23 +13,7 @@ public static class ProcessRun
     public static Result Run(string fileName, IEnumerable<string> arguments, string? workingDirectory = null,
         IEnumerable<KeyValuePair<string, string>>? environment = null, TimeSpan? timeout = null)
     {
-        var info = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment ?? [])
-        {
-            info.Environment[key] = value;
-        }
-
+        var info = ExternalProcess.StartInfo(fileName, arguments, workingDirectory, environment);
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {fileName}");
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
