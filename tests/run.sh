@@ -26,9 +26,10 @@ log=$(mktemp)
 dotnet test Sidecar.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
-summary=$(grep -E '^(Passed|Failed)!' "$log" | tail -1)
-passed=$(sed -nE 's/.*Passed: *([0-9]+).*/\1/p' <<<"$summary")
-failed=$(sed -nE 's/.*Failed: *([0-9]+).*/\1/p' <<<"$summary")
+# The runner's closing block: "Total tests: N" then "Passed: N" and, when any failed, "Failed: N".
+passed=$(sed -nE 's/^ +Passed: +([0-9]+)$/\1/p' "$log" | tail -1)
+failed=$(sed -nE 's/^ +Failed: +([0-9]+)$/\1/p' "$log" | tail -1)
+failed=${failed:-0}
 rm -f "$log"
 if [ -z "$passed" ]; then
   # The build or the test host failed before any test ran.

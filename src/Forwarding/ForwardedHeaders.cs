@@ -20,7 +20,7 @@ public static class ForwardedHeaders
     {
         var request = context.HttpContext.Request;
         var outgoing = context.ProxyRequest.Headers;
-        var peer = context.HttpContext.Connection.RemoteIpAddress;
+        var peer = PeerAddress(context.HttpContext.Connection);
         var trusted = peer is not null && IsTrusted(peer, settings.TrustedNetworks);
 
         outgoing.Remove(For);
@@ -28,7 +28,7 @@ public static class ForwardedHeaders
         outgoing.Remove(Host);
         outgoing.Remove("Forwarded");
 
-        var peerText = peer is null ? null : (peer.IsIPv4MappedToIPv6 ? peer.MapToIPv4() : peer).ToString();
+        var peerText = peer?.ToString();
         var incomingFor = request.Headers[For].ToString();
         var chain = trusted && incomingFor.Length > 0
             ? peerText is null ? incomingFor : $"{incomingFor}, {peerText}"
@@ -49,13 +49,15 @@ public static class ForwardedHeaders
         }
     }
 
+    /// <summary>
+    /// The peer's address as people write it: the sidecar listens dual-stack, so IPv4 clients arrive as
+    /// ::ffff:a.b.c.d, which neither logs nor IPv4 CIDRs should have to know about.
+    /// </summary>
+    public static IPAddress? PeerAddress(ConnectionInfo connection) =>
+        connection.RemoteIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : connection.RemoteIpAddress;
+
     public static bool IsTrusted(IPAddress address, IReadOnlyList<IPNetwork> networks)
     {
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
         foreach (var network in networks)
         {
             if (network.Contains(address))

@@ -49,7 +49,7 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
         {
             json.WriteString("time", DateTime.UtcNow.ToString("O"));
             json.WriteString("request_id", record.RequestId);
-            json.WriteString("client", context.Connection.RemoteIpAddress?.ToString());
+            json.WriteString("client", Forwarding.ForwardedHeaders.PeerAddress(context.Connection)?.ToString());
             json.WriteString("method", request.Method);
             json.WriteString("path", request.Path.Value);
             if (request.QueryString.HasValue)

@@ -188,3 +188,60 @@ public sealed class LifecycleTests
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
+
+/// <summary>The access log is a contract with log pipelines: one JSON object per line with documented fields.</summary>
+[Collection(HeavyCollection.Name)]
+public sealed class AccessLogTests
+{
+    [Fact]
+    public async Task EachRequestLogsOneJsonLineWithTheDocumentedFields()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_MAX_BODY_SIZE"] = "1k" });
+        using var client = new HttpClient { BaseAddress = sidecar.Address };
+        var request = new HttpRequestMessage(HttpMethod.Post, "/echo?x=1") { Content = new ByteArrayContent(new byte[500]) };
+        request.Headers.Add("X-Request-ID", "log-test-1");
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(request)).StatusCode);
+        var tooBig = new HttpRequestMessage(HttpMethod.Post, "/echo") { Content = new ByteArrayContent(new byte[5000]) };
+        tooBig.Headers.Add("X-Request-ID", "log-test-2");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await client.SendAsync(tooBig)).StatusCode);
+
+        var lines = await WaitForLinesAsync(sidecar, ["\"log-test-1\"", "\"log-test-2\""]);
+        using var ok = System.Text.Json.JsonDocument.Parse(lines[0]);
+        var root = ok.RootElement;
+        Assert.Equal("POST", root.GetProperty("method").GetString());
+        Assert.Equal("/echo", root.GetProperty("path").GetString());
+        Assert.Equal("?x=1", root.GetProperty("query").GetString());
+        Assert.Equal(200, root.GetProperty("status").GetInt32());
+        Assert.Equal(500, root.GetProperty("bytes_in").GetInt64());
+        Assert.True(root.GetProperty("bytes_out").GetInt64() > 0);
+        Assert.Equal("127.0.0.1", root.GetProperty("client").GetString());
+        Assert.Equal("default", root.GetProperty("route").GetString());
+        foreach (var timing in new[] { "duration_ms", "upstream_ms", "request_buffer_ms", "response_buffer_ms" })
+        {
+            Assert.True(root.GetProperty(timing).GetDouble() >= 0, timing);
+        }
+
+        using var rejected = System.Text.Json.JsonDocument.Parse(lines[1]);
+        Assert.Equal(413, rejected.RootElement.GetProperty("status").GetInt32());
+        Assert.Equal("body_too_large", rejected.RootElement.GetProperty("rejection").GetString());
+        Assert.Contains("body_too_large", sidecar.Output);
+    }
+
+    private static async Task<string[]> WaitForLinesAsync(SidecarProcess sidecar, string[] markers)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            var lines = sidecar.Output.Split('\n');
+            var found = markers.Select(m => lines.FirstOrDefault(l => l.StartsWith('{') && l.Contains(m))).ToArray();
+            if (found.All(l => l is not null))
+            {
+                return found!;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new Xunit.Sdk.XunitException("access log lines missing; output was:\n" + sidecar.Output);
+    }
+}
