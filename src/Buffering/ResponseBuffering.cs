@@ -23,7 +23,8 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
         }
 
         var response = context.ProxyResponse;
-        if (response is null)
+        // An earlier transform (X-Accel-Redirect) already answered; there is no upstream body to spool.
+        if (response is null || context.SuppressResponseBody)
         {
             return ValueTask.CompletedTask;
         }

@@ -65,6 +65,21 @@ public static class SettingsCatalog
         new("AccessLog", "on", "One JSON line per request on stdout.", (s, v) => s.AccessLog = Units.ParseBool(v)),
         new("DrainTimeout", "30s", "After SIGTERM, how long in-flight requests (including responses still being delivered to slow clients) may take before the process exits.", (s, v) => s.DrainTimeout = Units.ParseDuration(v)),
         new("ShutdownDelay", "0s", "After SIGTERM, keep accepting new requests this long (readiness already false) so load balancers can stop sending. Useful when the sidecar runs as a plain container; native sidecars are stopped after the app and need none.", (s, v) => s.ShutdownDelay = Units.ParseDuration(v)),
+        // Static files (src/StaticFiles): parsed here so the config file, the environment and the README agree.
+        new("StaticRoot", "", "Directory served at StaticUrl (Django's STATIC_ROOT after collectstatic). Empty = static serving off.", (s, v) => s.StaticRoot = v.Trim()),
+        new("StaticUrl", "/static/", "URL prefix of StaticRoot; must start and end with '/'.", (s, v) => s.StaticUrl = StaticFiles.StaticMountOptions.ParseUrl(v)),
+        new("StaticCacheControl", "public, max-age=60", "Cache-Control for static files whose name carries no verified content hash.", (s, v) => s.StaticCacheControl = NonEmpty(v)),
+        new("StaticImmutableCacheControl", "public, max-age=31536000, immutable", "Cache-Control for hashed files (listed in staticfiles.json or named with Django's 12-hex hash, verified against the content).", (s, v) => s.StaticImmutableCacheControl = NonEmpty(v)),
+        new("StaticAllowOrigin", "*", "Access-Control-Allow-Origin on static responses (fonts loaded from a CDN host need it). Empty = not sent.", (s, v) => s.StaticAllowOrigin = v.Trim()),
+        new("StaticFallThrough", "off", "A miss under StaticUrl goes on to the app instead of a local 404.", (s, v) => s.StaticFallThrough = Units.ParseBool(v)),
+        new("StaticServeManifest", "off", "Serve Django's staticfiles.json like any other file.", (s, v) => s.StaticServeManifest = Units.ParseBool(v)),
+        new("StaticRootFiles", "", "Directory whose files are served at / (favicon.ico, robots.txt; WhiteNoise's WHITENOISE_ROOT). A miss always goes on to the app. Empty = off.", (s, v) => s.StaticRootFiles = v.Trim()),
+        new("StaticMounts", "", "More mounts, as a JSON array of objects (Url, Root, and optionally Name, CacheControl, ImmutableCacheControl, AllowOrigin, FallThrough, Internal, Watch, WatchInterval). See the README.", (s, v) => s.StaticMounts = StaticFiles.StaticMountOptions.ParseList(v)),
+        new("StaticCompress", "on", "Compress files that have no .br/.gz sibling at start-up, in the background, into StaticCompressDir.", (s, v) => s.StaticCompress = Units.ParseBool(v)),
+        new("StaticCompressDir", "", "Where start-up compression writes its variants (an emptyDir). Empty = sidecar-static under the system temp directory.", (s, v) => s.StaticCompressDir = v.Trim()),
+        new("StaticMemory", "64m", "Most bytes of small static files (and their variants) kept in memory; larger files are read from disk per request.", (s, v) => s.StaticMemory = Units.ParseSize(v)),
+        new("DynamicCompression", "on", "Compress text responses from the app (HTML, JSON, JS, CSS, XML, SVG) when the app did not. See the BREACH note in the README.", (s, v) => s.DynamicCompression = Units.ParseBool(v)),
+        new("DynamicCompressionMinSize", "1k", "Smallest app response (by Content-Length) that DynamicCompression compresses; responses of unknown length are compressed.", (s, v) => s.DynamicCompressionMinSize = Units.ParseSize(v)),
     ];
 
     public static SettingDefinition? Find(string key) =>

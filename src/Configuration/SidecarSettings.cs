@@ -54,6 +54,22 @@ public sealed class SidecarSettings
     public TimeSpan DrainTimeout { get; set; }
     public TimeSpan ShutdownDelay { get; set; }
 
+    // Static files
+    public string StaticRoot { get; set; } = "";
+    public string StaticUrl { get; set; } = "/static/";
+    public string StaticCacheControl { get; set; } = "";
+    public string StaticImmutableCacheControl { get; set; } = "";
+    public string StaticAllowOrigin { get; set; } = "";
+    public bool StaticFallThrough { get; set; }
+    public bool StaticServeManifest { get; set; }
+    public string StaticRootFiles { get; set; } = "";
+    public IReadOnlyList<StaticFiles.StaticMountOptions> StaticMounts { get; set; } = [];
+    public bool StaticCompress { get; set; }
+    public string StaticCompressDir { get; set; } = "";
+    public long StaticMemory { get; set; }
+    public bool DynamicCompression { get; set; }
+    public long DynamicCompressionMinSize { get; set; }
+
     /// <summary>The resolved spool directory: <see cref="TempDir"/> or the system temp directory.</summary>
     public string SpoolDirectory => TempDir.Length > 0 ? TempDir : Path.GetTempPath();
 }

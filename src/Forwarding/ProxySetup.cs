@@ -46,6 +46,7 @@ public static class ProxySetup
 
                     return ValueTask.CompletedTask;
                 });
+                StaticFiles.StaticFilesSetup.AddTransforms(context);
                 context.AddResponseTransform(transform =>
                     transform.HttpContext.RequestServices.GetRequiredService<ResponseBuffering>().ApplyAsync(transform));
             });

@@ -5,6 +5,7 @@ using Sidecar.Configuration;
 using Sidecar.Forwarding;
 using Sidecar.Health;
 using Sidecar.Logging;
+using Sidecar.StaticFiles;
 
 namespace Sidecar.Hosting;
 
@@ -38,6 +39,7 @@ public static class SidecarHost
         services.AddSingleton<DrainState>();
         services.AddSingleton<UpstreamProbe>();
         services.AddSidecarAdmission();
+        services.AddSidecarStaticFiles();
         services.AddSidecarProxy(config);
         return builder;
     }
@@ -56,6 +58,7 @@ public static class SidecarHost
 
         app.UseMiddleware<AccessLogMiddleware>();
         app.UseMiddleware<RequestShapeMiddleware>();
+        app.UseSidecarStaticFiles();
         // Routing placed explicitly here (not at the start, where WebApplication would put it) so admin
         // requests and anything answered above never pay for route matching.
         app.UseRouting();

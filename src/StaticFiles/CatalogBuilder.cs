@@ -1,0 +1,296 @@
+using System.Collections.Frozen;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace Sidecar.StaticFiles;
+
+/// <summary>
+/// Scans a mount's directory once and builds its catalog: which files exist (never outside the root, no
+/// dotfiles), their precompressed siblings (checked to decode to the original), content-based ETags, and
+/// which names are Django-hashed and therefore cacheable forever.
+/// </summary>
+public sealed class CatalogBuilder(MemoryBudget budget, ILogger logger)
+{
+    private const int MaxLinkDepth = 40;
+
+    public MountCatalog Build(StaticMount mount)
+    {
+        var files = Enumerate(mount.Root);
+        var manifest = mount.IsRootFiles ? [] : DjangoManifest.ReadHashedNames(mount.Root, logger);
+        var assets = new Dictionary<string, StaticAsset>(StringComparer.Ordinal);
+        var immutable = 0;
+        foreach (var (relative, file) in files)
+        {
+            if (IsSibling(relative, files) || (!mount.ServeManifest && relative == DjangoManifest.FileName))
+            {
+                continue;
+            }
+
+            try
+            {
+                var asset = BuildAsset(mount, relative, file, files, manifest);
+                assets[relative] = asset;
+                immutable += asset.Immutable ? 1 : 0;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                logger.LogWarning("Static files: skipping {Path}: {Error}", file.FullName, e.Message);
+            }
+        }
+
+        logger.LogInformation("Static files: mount {Mount} ({Url} <- {Root}): {Count} files, {Immutable} hashed (cached forever), {Variants} with compressed variants",
+            mount.Name, mount.Url, mount.Root, assets.Count, immutable, assets.Values.Count(a => a.HasVariants));
+        return new MountCatalog(mount, assets.ToFrozenDictionary(StringComparer.Ordinal), Fingerprint(files));
+    }
+
+    /// <summary>Names, sizes and times of the tree, without reading contents: what the watcher compares.</summary>
+    public string Scan(string root) => Fingerprint(Enumerate(root));
+
+    private static string Fingerprint(SortedDictionary<string, FileInfo> files)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var (relative, file) in files)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes($"{relative}\0{file.Length}\0{file.LastWriteTimeUtc.Ticks}\n"));
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary><c>x.css.br</c> next to <c>x.css</c> is a representation of it, not a URL of its own.</summary>
+    private static bool IsSibling(string relative, SortedDictionary<string, FileInfo> files) =>
+        (relative.EndsWith(".br", StringComparison.Ordinal) || relative.EndsWith(".gz", StringComparison.Ordinal))
+        && files.ContainsKey(relative[..^3]);
+
+    private StaticAsset BuildAsset(StaticMount mount, string relative, FileInfo file, SortedDictionary<string, FileInfo> files, HashSet<string> manifest)
+    {
+        var name = relative[(relative.LastIndexOf('/') + 1)..];
+        var djangoHash = mount.IsRootFiles ? null : DjangoManifest.HashSegment(name);
+        var (bytes, length, sha256, md5) = Digest(file, wantMd5: djangoHash is not null);
+
+        var verified = djangoHash is not null && Convert.ToHexStringLower(md5!).StartsWith(djangoHash, StringComparison.Ordinal);
+        if (manifest.Contains(relative) && !verified)
+        {
+            logger.LogWarning("Static files: {Path} is listed in {Manifest} but its name's hash {Hash} does not match the MD5 of its content; it gets the short cache policy",
+                file.FullName, DjangoManifest.FileName, djangoHash ?? "(none)");
+        }
+
+        var sha = Convert.ToHexStringLower(sha256);
+        var identity = new StaticVariant
+        {
+            Coding = StaticVariant.IdentityCoding,
+            PhysicalPath = file.FullName,
+            Length = length,
+            Bytes = bytes,
+            ETag = ETagFor(sha256, ""),
+        };
+
+        var modified = file.LastWriteTimeUtc;
+        DateTimeOffset? lastModified = modified.Year > 1970
+            ? new DateTimeOffset(modified.Ticks - modified.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero)
+            : null;
+        return new StaticAsset
+        {
+            RelativePath = relative,
+            Identity = identity,
+            Brotli = Sibling(files, relative + ".br", StaticVariant.BrotliCoding, sha256),
+            Gzip = Sibling(files, relative + ".gz", StaticVariant.GzipCoding, sha256),
+            ContentType = ContentTypes.For(name),
+            CacheControl = verified ? mount.ImmutableCacheControl : mount.CacheControl,
+            LastModifiedDate = lastModified,
+            LastModified = lastModified is { } date ? HeaderUtilities.FormatDate(date) : StringValues.Empty,
+            Immutable = verified,
+            Sha256 = sha,
+            Compressible = ContentTypes.IsCompressible(name) && length > 0,
+        };
+    }
+
+    /// <summary>A precompressed sibling, kept only if it decodes to exactly the original (a stale .gz would serve old content).</summary>
+    private StaticVariant? Sibling(SortedDictionary<string, FileInfo> files, string relative, string coding, byte[] identitySha)
+    {
+        if (!files.TryGetValue(relative, out var file))
+        {
+            return null;
+        }
+
+        using (var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
+        {
+            if (!DecodesTo(stream, coding, identitySha))
+            {
+                logger.LogWarning("Static files: {Path} does not decode to its original; not served", file.FullName);
+                return null;
+            }
+        }
+
+        var (bytes, length, sha256, _) = Digest(file, wantMd5: false);
+        return Variant(coding, file.FullName, length, bytes, sha256);
+    }
+
+    public static StaticVariant Variant(string coding, string path, long length, byte[]? bytes, byte[] sha256) => new()
+    {
+        Coding = coding,
+        PhysicalPath = path,
+        Length = length,
+        Bytes = bytes,
+        ETag = ETagFor(sha256, coding == StaticVariant.BrotliCoding ? "-br" : "-gz"),
+        ContentEncoding = coding,
+    };
+
+    public static bool DecodesTo(Stream compressed, string coding, byte[] expectedSha256)
+    {
+        try
+        {
+            using Stream decoder = coding == StaticVariant.BrotliCoding
+                ? new BrotliStream(compressed, CompressionMode.Decompress, leaveOpen: true)
+                : new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true);
+            return SHA256.HashData(decoder).AsSpan().SequenceEqual(expectedSha256);
+        }
+        catch (InvalidDataException)
+        {
+            return false;
+        }
+    }
+
+    private static StringValues ETagFor(byte[] sha256, string suffix) =>
+        new("\"" + Convert.ToHexStringLower(sha256, 0, 16) + suffix + "\"");
+
+    /// <summary>Reads a file once for its digests, keeping the bytes when it is small and the budget allows.</summary>
+    private (byte[]? Bytes, long Length, byte[] Sha256, byte[]? Md5) Digest(FileInfo file, bool wantMd5)
+    {
+        if (budget.TryReserve(file.Length))
+        {
+            var bytes = File.ReadAllBytes(file.FullName);
+            if (bytes.LongLength != file.Length)
+            {
+                budget.Release(file.Length - bytes.LongLength);
+            }
+
+            return (bytes, bytes.LongLength, SHA256.HashData(bytes), wantMd5 ? MD5.HashData(bytes) : null);
+        }
+
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var md5 = wantMd5 ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
+        using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        var buffer = new byte[81920];
+        long total = 0;
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+        {
+            sha.AppendData(buffer, 0, read);
+            md5?.AppendData(buffer, 0, read);
+            total += read;
+        }
+
+        return (null, total, sha.GetHashAndReset(), md5?.GetHashAndReset());
+    }
+
+    /// <summary>
+    /// Every regular file under the root, by URL-relative path. Names starting with '.' are skipped at any depth;
+    /// symbolic links are followed only when their real target stays inside the root's real path.
+    /// </summary>
+    private SortedDictionary<string, FileInfo> Enumerate(string root)
+    {
+        var files = new SortedDictionary<string, FileInfo>(StringComparer.Ordinal);
+        if (!Directory.Exists(root))
+        {
+            logger.LogError("Static files: directory {Root} does not exist; nothing is served from it until it does", root);
+            return files;
+        }
+
+        var realRoot = RealPath(Path.GetFullPath(root), 0).TrimEnd('/');
+        var visited = new HashSet<string>(StringComparer.Ordinal) { realRoot };
+        Walk(new DirectoryInfo(realRoot), "", realRoot, visited, files);
+        return files;
+    }
+
+    private void Walk(DirectoryInfo directory, string prefix, string realRoot, HashSet<string> visited, SortedDictionary<string, FileInfo> files)
+    {
+        IEnumerable<FileSystemInfo> entries;
+        try
+        {
+            entries = directory.EnumerateFileSystemInfos().ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("Static files: cannot list {Directory}: {Error}", directory.FullName, e.Message);
+            return;
+        }
+
+        foreach (var entry in entries)
+        {
+            if (entry.Name.StartsWith('.') || entry.Name.AsSpan().IndexOfAny('\\', '\0') >= 0)
+            {
+                continue;
+            }
+
+            var relative = prefix + entry.Name;
+            var target = entry;
+            if (entry.LinkTarget is not null)
+            {
+                var real = RealPath(entry.FullName, 0);
+                if (!real.StartsWith(realRoot + "/", StringComparison.Ordinal))
+                {
+                    logger.LogWarning("Static files: not following {Link}: it points outside {Root} (to {Target})", entry.FullName, realRoot, real);
+                    continue;
+                }
+
+                target = Directory.Exists(real) ? new DirectoryInfo(real) : new FileInfo(real);
+                if (!target.Exists)
+                {
+                    continue;
+                }
+            }
+
+            if (target is DirectoryInfo child)
+            {
+                // A link back up the tree would loop forever; each real directory is walked once.
+                if (visited.Add(child.FullName.TrimEnd('/')))
+                {
+                    Walk(child, relative + "/", realRoot, visited, files);
+                }
+            }
+            else if (target is FileInfo file)
+            {
+                files[relative] = file;
+            }
+        }
+    }
+
+    /// <summary>realpath(3): every symbolic link in the path resolved, so containment checks see the true location.</summary>
+    private static string RealPath(string path, int depth)
+    {
+        if (depth > MaxLinkDepth)
+        {
+            throw new IOException($"too many levels of symbolic links resolving {path}");
+        }
+
+        var current = "/";
+        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == ".")
+            {
+                continue;
+            }
+
+            if (part == "..")
+            {
+                current = Path.GetDirectoryName(current) ?? "/";
+                continue;
+            }
+
+            var next = Path.Combine(current, part);
+            var info = new FileInfo(next);
+            if (info.LinkTarget is { } link)
+            {
+                next = RealPath(Path.GetFullPath(link, current), depth + 1);
+            }
+
+            current = next;
+        }
+
+        return current;
+    }
+}

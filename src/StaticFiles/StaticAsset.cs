@@ -1,0 +1,67 @@
+using Microsoft.Extensions.Primitives;
+
+namespace Sidecar.StaticFiles;
+
+/// <summary>
+/// One encoding of a file as it goes on the wire: where its bytes are (memory or disk), its length and its
+/// strong content-based ETag, all computed once when the catalog is built.
+/// </summary>
+public sealed class StaticVariant
+{
+    public const string IdentityCoding = "identity";
+    public const string BrotliCoding = "br";
+    public const string GzipCoding = "gzip";
+
+    public required string Coding { get; init; }
+
+    public required string PhysicalPath { get; init; }
+
+    public required long Length { get; init; }
+
+    /// <summary>The whole body when the file is small enough to serve from memory; null = read from disk per request.</summary>
+    public byte[]? Bytes { get; init; }
+
+    /// <summary>Quoted strong ETag, e.g. <c>"3f2a…"</c> or <c>"91bc…-br"</c>; derived from this variant's bytes, so equal on every replica.</summary>
+    public required StringValues ETag { get; init; }
+
+    /// <summary>The Content-Encoding header value; empty for identity.</summary>
+    public StringValues ContentEncoding { get; init; }
+
+    /// <summary>The opaque tag without quotes, for comparisons.</summary>
+    public string Opaque => ETag.ToString()[1..^1];
+
+    public bool IsIdentity => ReferenceEquals(Coding, IdentityCoding);
+}
+
+/// <summary>A servable file: its representations and the headers every response for it shares, prebuilt.</summary>
+public sealed class StaticAsset
+{
+    public required string RelativePath { get; init; }
+
+    public required StaticVariant Identity { get; init; }
+
+    public StaticVariant? Brotli { get; init; }
+
+    public StaticVariant? Gzip { get; init; }
+
+    public required StringValues ContentType { get; init; }
+
+    public required StringValues CacheControl { get; init; }
+
+    /// <summary>Empty when the file system gave no usable modification time (a 1970 mtime would produce bogus 304s).</summary>
+    public StringValues LastModified { get; init; }
+
+    public DateTimeOffset? LastModifiedDate { get; init; }
+
+    public bool Immutable { get; init; }
+
+    /// <summary>Lower-case hex SHA-256 of the identity bytes; names the fill-in compression cache entries.</summary>
+    public required string Sha256 { get; init; }
+
+    public bool Compressible { get; init; }
+
+    public bool HasVariants => Brotli is not null || Gzip is not null;
+
+    /// <summary>Bytes held in memory by this asset's variants, charged against StaticMemory.</summary>
+    public long MemoryBytes => (Identity.Bytes?.LongLength ?? 0) + (Brotli?.Bytes?.LongLength ?? 0) + (Gzip?.Bytes?.LongLength ?? 0);
+}

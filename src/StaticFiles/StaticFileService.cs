@@ -1,0 +1,229 @@
+using Sidecar.Configuration;
+
+namespace Sidecar.StaticFiles;
+
+/// <summary>
+/// Owns the live <see cref="StaticCatalog"/>: builds it at start-up, then in the background fills in compressed
+/// variants, rescans watched mounts and follows config reloads, each time swapping in a complete new catalog so
+/// a request sees either the old state or the new one, never a mix.
+/// </summary>
+public sealed class StaticFileService : IDisposable
+{
+    private readonly ConfigHolder _config;
+    private readonly ILogger<StaticFileService> _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly object _gate = new();
+    private StaticCatalog _catalog = StaticCatalog.Empty;
+    private SidecarSettings? _builtFrom;
+    private IReadOnlyList<StaticMount> _mounts = [];
+    private MemoryBudget _budget = new(0);
+    private int _generation;
+    private Task _fillIn = Task.CompletedTask;
+
+    public StaticFileService(ConfigHolder config, ILogger<StaticFileService> logger)
+    {
+        _config = config;
+        _logger = logger;
+    }
+
+    /// <summary>Completes when the start-up (or latest) compression pass has swapped its variants in.</summary>
+    public Task FillInCompleted => Volatile.Read(ref _fillIn);
+
+    /// <summary>The catalog for this request's settings; a changed static configuration triggers a rebuild.</summary>
+    public StaticCatalog Current(SidecarSettings settings)
+    {
+        if (!ReferenceEquals(settings, Volatile.Read(ref _builtFrom)))
+        {
+            OnSettingsChanged(settings);
+        }
+
+        return Volatile.Read(ref _catalog);
+    }
+
+    /// <summary>Builds the first catalog synchronously (so the first request is served from it) and starts the background work.</summary>
+    public void Start()
+    {
+        var settings = _config.Settings;
+        lock (_gate)
+        {
+            Rebuild(settings, StaticMount.FromSettings(settings));
+        }
+    }
+
+    public void Stop() => _stopping.Cancel();
+
+    private void OnSettingsChanged(SidecarSettings settings)
+    {
+        lock (_gate)
+        {
+            if (ReferenceEquals(settings, _builtFrom))
+            {
+                return;
+            }
+
+            var mounts = StaticMount.FromSettings(settings);
+            if (mounts.SequenceEqual(_mounts) && SameEngine(settings, _builtFrom))
+            {
+                Volatile.Write(ref _builtFrom, settings);
+                return;
+            }
+
+            // Requests keep the old catalog until the new one is complete.
+            Volatile.Write(ref _builtFrom, settings);
+            _ = Task.Run(() =>
+            {
+                lock (_gate)
+                {
+                    Rebuild(settings, mounts);
+                }
+            });
+        }
+    }
+
+    private static bool SameEngine(SidecarSettings a, SidecarSettings? b) =>
+        b is not null && a.StaticMemory == b.StaticMemory && a.StaticCompress == b.StaticCompress && a.StaticCompressDir == b.StaticCompressDir;
+
+    private void Rebuild(SidecarSettings settings, IReadOnlyList<StaticMount> mounts)
+    {
+        var generation = Interlocked.Increment(ref _generation);
+        var budget = new MemoryBudget(settings.StaticMemory);
+        var builder = new CatalogBuilder(budget, _logger);
+        var catalogs = new List<MountCatalog>();
+        foreach (var mount in mounts)
+        {
+            if (catalogs.Any(c => c.Mount.Url == mount.Url))
+            {
+                _logger.LogError("Static files: {Url} is mounted twice; only the first ({First}) is served", mount.Url, catalogs.First(c => c.Mount.Url == mount.Url).Mount.Root);
+                continue;
+            }
+
+            catalogs.Add(builder.Build(mount));
+        }
+
+        _mounts = mounts;
+        _budget = budget;
+        Volatile.Write(ref _builtFrom, settings);
+        Volatile.Write(ref _catalog, new StaticCatalog(catalogs));
+
+        var cacheDirectory = settings.StaticCompressDir.Length > 0 ? settings.StaticCompressDir : Path.Combine(Path.GetTempPath(), "sidecar-static");
+        var compress = settings.StaticCompress;
+        Volatile.Write(ref _fillIn, Task.Run(() => BackgroundWork(generation, catalogs, compress, cacheDirectory)));
+    }
+
+    private void BackgroundWork(int generation, List<MountCatalog> catalogs, bool compress, string cacheDirectory)
+    {
+        var token = _stopping.Token;
+        if (compress)
+        {
+            foreach (var catalog in catalogs)
+            {
+                FillIn(generation, catalog, cacheDirectory, token);
+            }
+        }
+
+        // Started only after compression so a watcher never races the start-up pass on the same mount.
+        foreach (var catalog in catalogs.Where(c => c.Mount.Watch))
+        {
+            _ = WatchAsync(generation, catalog.Mount, compress, cacheDirectory, token);
+        }
+    }
+
+    private void FillIn(int generation, MountCatalog catalog, string cacheDirectory, CancellationToken token)
+    {
+        try
+        {
+            var filled = new FillInCompressor(_budget, _logger).Fill(catalog, cacheDirectory, token);
+            if (!ReferenceEquals(filled, catalog))
+            {
+                Swap(generation, catalog, filled);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Static files: compressing mount {Mount} failed; its files are served as they are", catalog.Mount.Name);
+        }
+    }
+
+    /// <summary>Polls a watched mount (inotify misses changes on network volumes and ConfigMap symlink swaps).</summary>
+    private async Task WatchAsync(int generation, StaticMount mount, bool compress, string cacheDirectory, CancellationToken token)
+    {
+        using var timer = new PeriodicTimer(mount.WatchPeriod);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(token) && Volatile.Read(ref _generation) == generation)
+            {
+                var current = Volatile.Read(ref _catalog).Mounts.FirstOrDefault(c => c.Mount == mount);
+                if (current is null)
+                {
+                    return;
+                }
+
+                var builder = new CatalogBuilder(_budget, _logger);
+                if (builder.Scan(mount.Root) == current.Fingerprint)
+                {
+                    continue;
+                }
+
+                _logger.LogInformation("Static files: mount {Mount} changed on disk; rebuilding its catalog", mount.Name);
+                var rebuilt = builder.Build(mount);
+                if (Swap(generation, current, rebuilt) && compress)
+                {
+                    FillIn(generation, rebuilt, cacheDirectory, token);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Static files: watching mount {Mount} stopped", mount.Name);
+        }
+    }
+
+    /// <summary>Replaces one mount's catalog, unless a newer rebuild has replaced it already.</summary>
+    private bool Swap(int generation, MountCatalog expected, MountCatalog replacement)
+    {
+        while (true)
+        {
+            var catalog = Volatile.Read(ref _catalog);
+            var index = catalog.Mounts.ToList().IndexOf(expected);
+            if (index < 0 || Volatile.Read(ref _generation) != generation)
+            {
+                return false;
+            }
+
+            var mounts = catalog.Mounts.ToArray();
+            mounts[index] = replacement;
+            if (Interlocked.CompareExchange(ref _catalog, new StaticCatalog(mounts), catalog) == catalog)
+            {
+                _budget.Release(expected.MemoryBytes - SharedBytes(expected, replacement));
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Bytes both catalogs hold through the same arrays (fill-in keeps the identity bytes), released once only.</summary>
+    private static long SharedBytes(MountCatalog old, MountCatalog replacement)
+    {
+        long shared = 0;
+        foreach (var (path, asset) in old.Assets)
+        {
+            if (replacement.Assets.TryGetValue(path, out var next) && ReferenceEquals(next.Identity, asset.Identity))
+            {
+                shared += asset.MemoryBytes;
+            }
+        }
+
+        return shared;
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+    }
+}
