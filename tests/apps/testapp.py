@@ -10,6 +10,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /sse?n=N&delay=F       text/event-stream, N events
   /status/N              answers with status N
   /accel?path=P          X-Accel-Redirect to P
+  /page?size=N           N bytes of text/html (compressible), with a strong ETag
   /seen                  requests the app has received (per worker pid), to prove rejected requests never arrived
   /concurrency           highest number of requests in progress at once across workers
 """
@@ -112,6 +113,11 @@ def _route(path, query, environ, start_response):
         target = query.get("path", ["/protected/file.txt"])[0]
         start_response("200 OK", [("X-Accel-Redirect", target), ("Content-Disposition", "attachment"), ("Content-Length", "0")])
         return [b""]
+    if path == "/page":
+        size = int(query.get("size", ["20000"])[0])
+        body = (b"<p>sidecar static and dynamic compression</p>\n" * (size // 46 + 1))[:size]
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(size)), ("ETag", '"page-%d"' % size)])
+        return [body]
     if path == "/seen":
         with open(_state_path("seen"), "a+") as f:
             f.seek(0)

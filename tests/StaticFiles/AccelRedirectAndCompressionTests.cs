@@ -1,0 +1,137 @@
+using System.Net;
+using System.Text;
+using Sidecar.Tests.Infrastructure;
+using static Sidecar.Tests.StaticFiles.StaticHttp;
+
+namespace Sidecar.Tests.StaticFiles;
+
+/// <summary>X-Accel-Redirect from real gunicorn to an internal mount, and compression of the app's own responses.</summary>
+public sealed class AccelRedirectAndCompressionTests : IAsyncLifetime
+{
+    private const string Report = "quarterly report: every line of it is compressible text\n";
+    private readonly string _protected = Directory.CreateTempSubdirectory("sidecar-protected-").FullName;
+    private Gunicorn _gunicorn = null!;
+    private SidecarFactory _sidecar = null!;
+
+    public async Task InitializeAsync()
+    {
+        File.WriteAllText(Path.Combine(_protected, "file.txt"), string.Concat(Enumerable.Repeat(Report, 200)));
+        Directory.CreateDirectory(Path.Combine(_protected, "docs"));
+        File.WriteAllBytes(Path.Combine(_protected, "docs", "a b.bin"), Enumerable.Range(0, 4096).Select(i => (byte)i).ToArray());
+        _gunicorn = await Gunicorn.StartAsync(workers: 1);
+        var mounts = $$"""[{"Url": "/protected/", "Root": "{{_protected}}", "Internal": true, "CacheControl": "private, max-age=0"}]""";
+        _sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_STATIC_MOUNTS"] = mounts,
+            ["SIDECAR_STATIC_COMPRESS_DIR"] = Path.Combine(_protected, ".cache"),
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        _sidecar.Dispose();
+        await _gunicorn.DisposeAsync();
+        Directory.Delete(_protected, recursive: true);
+    }
+
+    [Fact]
+    public async Task TheAppsRedirectIsServedFromTheInternalMountWithTheAppsHeaders()
+    {
+        using var client = _sidecar.Client();
+        var expected = File.ReadAllBytes(Path.Combine(_protected, "file.txt"));
+        using var response = await client.SendAsync(Get("/accel?path=/protected/file.txt"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(expected, await response.Content.ReadAsByteArrayAsync());
+        Assert.Equal("attachment", Header(response, "Content-Disposition"));
+        Assert.Equal("", Header(response, "X-Accel-Redirect"));
+        Assert.Equal("text/plain; charset=utf-8", Header(response, "Content-Type"));
+        Assert.Contains("private", Header(response, "Cache-Control"));
+        Assert.NotEqual("", Header(response, "ETag"));
+    }
+
+    [Fact]
+    public async Task RangesConditionalsAndEncodingsWorkOnRedirectedFiles()
+    {
+        using var client = _sidecar.Client();
+        var expected = File.ReadAllBytes(Path.Combine(_protected, "file.txt"));
+        using var range = await client.SendAsync(Get("/accel?path=/protected/file.txt", ("Range", "bytes=5-9")));
+        Assert.Equal(HttpStatusCode.PartialContent, range.StatusCode);
+        Assert.Equal(expected.AsSpan(5, 5).ToArray(), await range.Content.ReadAsByteArrayAsync());
+
+        using var first = await client.SendAsync(Get("/accel?path=/protected/file.txt"));
+        using var again = await client.SendAsync(Get("/accel?path=/protected/file.txt", ("If-None-Match", Header(first, "ETag"))));
+        Assert.Equal(HttpStatusCode.NotModified, again.StatusCode);
+
+        using var encoded = await client.SendAsync(Get("/accel?path=/protected/docs/a%20b.bin"));
+        Assert.Equal(HttpStatusCode.OK, encoded.StatusCode);
+        Assert.Equal(4096, (await encoded.Content.ReadAsByteArrayAsync()).Length);
+    }
+
+    [Theory]
+    [InlineData("/protected/missing.txt")]
+    [InlineData("/protected/../file.txt")]
+    [InlineData("/protected/%2e%2e/etc/passwd")]
+    [InlineData("/elsewhere/file.txt")]
+    public async Task RedirectsToNothingAre404s(string target)
+    {
+        using var client = _sidecar.Client();
+        using var response = await client.SendAsync(Get("/accel?path=" + Uri.EscapeDataString(target)));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("", Header(response, "Content-Disposition"));
+    }
+
+    [Fact]
+    public async Task InternalMountsAreNeverReachableDirectly()
+    {
+        using var client = _sidecar.Client();
+        using var response = await client.SendAsync(Get("/protected/file.txt"));
+        // The request went on to the app, which has no such page.
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("\"error\": \"not found\"", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("br", "br")]
+    [InlineData("gzip", "gzip")]
+    [InlineData("identity", "")]
+    public async Task AppResponsesAreCompressedOnceWithAWeakenedETag(string acceptEncoding, string expected)
+    {
+        using var client = _sidecar.Client();
+        using var response = await client.SendAsync(Get("/page?size=20000", ("Accept-Encoding", acceptEncoding)));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(expected, Header(response, "Content-Encoding"));
+        var body = Encoding.UTF8.GetString(await DecodedBody(response));
+        Assert.Equal(20000, body.Length);
+        Assert.StartsWith("<p>sidecar", body);
+        if (expected.Length > 0)
+        {
+            Assert.Equal("W/\"page-20000\"", Header(response, "ETag"));
+            Assert.Contains("Accept-Encoding", Header(response, "Vary"));
+        }
+        else
+        {
+            Assert.Equal("\"page-20000\"", Header(response, "ETag"));
+        }
+    }
+
+    [Fact]
+    public async Task SmallAndBinaryAppResponsesAreLeftAlone()
+    {
+        using var client = _sidecar.Client();
+        using var small = await client.SendAsync(Get("/page?size=500", ("Accept-Encoding", "br")));
+        Assert.Equal("", Header(small, "Content-Encoding"));
+        using var binary = await client.SendAsync(Get("/big?size=100000", ("Accept-Encoding", "br")));
+        Assert.Equal("", Header(binary, "Content-Encoding"));
+        Assert.Equal(100000, (await binary.Content.ReadAsByteArrayAsync()).Length);
+    }
+
+    [Fact]
+    public async Task TheAppIsNotAskedToCompress()
+    {
+        using var client = _sidecar.Client();
+        using var response = await client.SendAsync(Get("/headers", ("Accept-Encoding", "gzip")));
+        var text = Encoding.UTF8.GetString(await DecodedBody(response));
+        Assert.DoesNotContain("Accept-Encoding", text);
+        Assert.Contains("Host", text);
+    }
+}
