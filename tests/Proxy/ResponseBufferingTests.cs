@@ -90,6 +90,34 @@ public sealed class ResponseBufferingTests : IAsyncLifetime
         Assert.All(new[] { 0, 1_048_575, 1_048_576, 5_999_999 }, i => Assert.Equal((byte)(i % 256), body[i]));
     }
 
+    [Fact]
+    public async Task ClientLeavingMidDownloadReleasesTheSpool()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        var store = sidecar.Services.GetRequiredService<SpoolStore>();
+        using (var socket = await StartStalledDownloadAsync(sidecar.Port, 16 << 20))
+        {
+            await RequestBufferingTests.WaitUntil(() => store.BytesOnDisk > 8 << 20, TimeSpan.FromSeconds(10));
+            Assert.True(store.BytesOnDisk > 8 << 20);
+        }
+
+        await RequestBufferingTests.WaitUntil(() => store.BytesOnDisk == 0, TimeSpan.FromSeconds(10));
+        Assert.Equal(0, store.BytesOnDisk);
+    }
+
+    [Fact]
+    public async Task UpstreamDyingMidBodyIsNotPassedOffAsACompleteResponse()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        using var client = sidecar.Client();
+        var store = sidecar.Services.GetRequiredService<SpoolStore>();
+
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => client.GetByteArrayAsync("/truncated?size=3000000"));
+
+        await RequestBufferingTests.WaitUntil(() => store.BytesOnDisk == 0, TimeSpan.FromSeconds(10));
+        Assert.Equal(0, store.BytesOnDisk);
+    }
+
     [Theory]
     [InlineData("/stream?n=3&delay=1")]
     [InlineData("/sse?n=3&delay=1")]

@@ -11,6 +11,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /status/N              answers with status N
   /accel?path=P          X-Accel-Redirect to P
   /page?size=N           N bytes of text/html (compressible), with a strong ETag
+  /truncated?size=N      promises N bytes, sends half, then the worker process dies
   /seen                  requests the app has received (per worker pid), to prove rejected requests never arrived
   /concurrency           highest number of requests in progress at once across workers
 """
@@ -94,6 +95,10 @@ def _route(path, query, environ, start_response):
         size = int(query.get("size", [str(1 << 20)])[0])
         start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))])
         return _chunks(size)
+    if path == "/truncated":
+        size = int(query.get("size", [str(4 << 20)])[0])
+        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))])
+        return _die_halfway(size)
     if path == "/sleep":
         time.sleep(float(query.get("s", ["1"])[0]))
         return _json(start_response, {"slept": True, "pid": os.getpid()})
@@ -137,6 +142,12 @@ def _chunks(size):
         n = min(len(PATTERN), size - sent)
         yield PATTERN[:n]
         sent += n
+
+
+def _die_halfway(size):
+    """Sends half the promised body, then the worker dies: an upstream failing mid-response."""
+    yield PATTERN[: size // 2] if size // 2 <= len(PATTERN) else PATTERN
+    os._exit(1)
 
 
 def _slow(n, delay, sse):
