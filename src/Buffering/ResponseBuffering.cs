@@ -16,17 +16,18 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
 
     public ValueTask ApplyAsync(ResponseTransformContext context)
     {
-        var record = context.HttpContext.Features.Get<RequestRecord>();
-        if (record is not null)
-        {
-            record.UpstreamHeaders = Stopwatch.GetTimestamp();
-        }
-
+        // YARP also runs response transforms when no response came (refused, timed out): no headers arrived then.
         var response = context.ProxyResponse;
         // An earlier transform (X-Accel-Redirect) already answered; there is no upstream body to spool.
         if (response is null || context.SuppressResponseBody)
         {
             return ValueTask.CompletedTask;
+        }
+
+        var record = context.HttpContext.Features.Get<RequestRecord>();
+        if (record is not null)
+        {
+            record.UpstreamHeaders = Stopwatch.GetTimestamp();
         }
 
         // The header is for the sidecar, not the client, whichever way it says.
