@@ -5,6 +5,7 @@ using Sidecar.Configuration;
 using Sidecar.Forwarding;
 using Sidecar.Health;
 using Sidecar.Logging;
+using Sidecar.Metrics;
 using Sidecar.StaticFiles;
 
 namespace Sidecar.Hosting;
@@ -41,6 +42,7 @@ public static class SidecarHost
         services.AddSidecarAdmission();
         services.AddSidecarStaticFiles();
         services.AddSidecarProxy(config);
+        services.AddSidecarMetrics();
         return builder;
     }
 
@@ -53,10 +55,12 @@ public static class SidecarHost
         app.MapWhen(context => context.Connection.LocalPort == adminPort, admin =>
         {
             AdminEndpoints.MapHealth(admin);
+            admin.UseSidecarMetricsEndpoint();
             AdminEndpoints.MapNotFound(admin);
         });
 
         app.UseMiddleware<AccessLogMiddleware>();
+        app.UseSidecarMetrics();
         app.UseMiddleware<RequestShapeMiddleware>();
         app.UseSidecarStaticFiles();
         // Routing placed explicitly here (not at the start, where WebApplication would put it) so admin

@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Sidecar.Tests.Infrastructure;
+
+namespace Sidecar.Tests.Metrics;
+
+/// <summary>
+/// The sidecar as a real process in front of real gunicorn, scraped by a real Prometheus every second.
+/// Every kind of traffic is driven a known number of times, and Prometheus must report exactly those numbers.
+/// The sidecar runs in its own process so no other test's requests land in its (process-wide) registry.
+/// </summary>
+public sealed class PrometheusEndToEndTests
+{
+    private const int Hellos = 7;
+    private const int TooLarge = 3;
+    private const int Spooled = 2;
+    private const int SpooledBodySize = 40 * 1024;
+    private const int Refused = 2;
+    private const int SlowBodyBytesSent = 10;
+    private const int BigResponse = 32 * 1024 * 1024;
+
+    [Fact]
+    public async Task PrometheusSeesExactlyTheTrafficThatWasSent()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 3);
+        var deadPort = Ports.Free();
+        var configFile = WriteConfig(gunicorn, deadPort);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_CONFIG"] = configFile,
+            ["SIDECAR_ACCESS_LOG"] = "off",
+            ["SIDECAR_MAX_BODY_SIZE"] = "64k",
+            ["SIDECAR_REQUEST_BUFFER_MEMORY"] = "16k",
+            // Long enough that Kestrel's response rate check, not YARP's activity timeout, cuts the slow reader.
+            ["SIDECAR_UPSTREAM_TIMEOUT"] = "8s",
+            // Kestrel allows bytes/rate per pending write, so only a high rate makes a 64 KiB write time out quickly.
+            ["SIDECAR_MIN_RESPONSE_RATE"] = "1m",
+            ["SIDECAR_HEADER_TIMEOUT"] = "1s",
+            ["SIDECAR_RATE_GRACE_PERIOD"] = "2s",
+        });
+        await Ports.WaitUntilListeningAsync(sidecar.Port, TimeSpan.FromSeconds(30), () => sidecar.Output);
+        await using var prometheus = await PrometheusServer.StartAsync(sidecar.AdminAddress);
+
+        Assert.Equal(1, await prometheus.WaitForValueAsync("up{job=\"sidecar\"}", 1));
+        // Before any traffic the families already exist at zero, so rate() and alerts work from the first scrape.
+        Assert.Equal(0, await prometheus.ValueAsync("sidecar_rejections_total{reason=\"body_too_large\"}"));
+
+        using var client = new HttpClient { BaseAddress = sidecar.Address, Timeout = TimeSpan.FromSeconds(30) };
+        using var slowReader = await StartSlowReaderAsync(sidecar.Port);
+        await Task.WhenAll(
+            SendAsync(client, Hellos, () => new HttpRequestMessage(HttpMethod.Get, "/hello"), HttpStatusCode.OK),
+            SendAsync(client, TooLarge, () => Post(new byte[100 * 1024], expectContinue: true), HttpStatusCode.RequestEntityTooLarge),
+            SendAsync(client, Spooled, () => Post(new byte[SpooledBodySize]), HttpStatusCode.OK),
+            SendAsync(client, Refused, () => new HttpRequestMessage(HttpMethod.Get, "/dead/x"), HttpStatusCode.BadGateway),
+            SendAsync(client, 1, () => new HttpRequestMessage(HttpMethod.Get, "/sleep?s=10"), HttpStatusCode.GatewayTimeout),
+            SmuggleAsync(sidecar.Port),
+            HeaderTimeoutAsync(sidecar.Port),
+            SlowBodyAsync(sidecar.Port));
+
+        // /metrics on the application port is the app's path, never the sidecar's exposition.
+        var seenBefore = gunicorn.Seen();
+        using (var appMetrics = await client.GetAsync("/metrics"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, appMetrics.StatusCode);
+            Assert.DoesNotContain("sidecar_", await appMetrics.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(seenBefore + 1, gunicorn.Seen());
+
+        // The slow reader is cut off by Kestrel's minimum response rate; wait for that before closing it.
+        Assert.Equal(1, await prometheus.WaitForValueAsync("sidecar_rejections_total{reason=\"slow_read\"}", 1, TimeSpan.FromSeconds(30)));
+        var delivered = await ReadUntilClosedAsync(slowReader, TimeSpan.FromSeconds(15));
+        Assert.True(delivered.Length < BigResponse, "the slow reader was cut off before the whole response");
+
+        async Task Expect(double expected, string expression) =>
+            Assert.True(expected == await prometheus.WaitForValueAsync(expression, expected),
+                $"{expression}: expected {expected}, Prometheus has {await prometheus.ValueAsync(expression)}");
+
+        // 7 hellos + the cut-off slow read; 2 spooled uploads; the 404 from /metrics.
+        await Expect(Hellos + 1, "sidecar_requests_total{route=\"app\",method=\"GET\",status_class=\"2xx\"}");
+        await Expect(Spooled, "sidecar_requests_total{route=\"app\",method=\"POST\",status_class=\"2xx\"}");
+        // 3 too large + the slow body's 408.
+        await Expect(TooLarge + 1, "sidecar_requests_total{route=\"app\",method=\"POST\",status_class=\"4xx\"}");
+        await Expect(1, "sidecar_requests_total{route=\"app\",method=\"GET\",status_class=\"4xx\"}");
+        await Expect(1, "sidecar_requests_total{route=\"app\",method=\"GET\",status_class=\"5xx\"}");
+        await Expect(Refused, "sidecar_requests_total{route=\"dead\",method=\"GET\",status_class=\"5xx\"}");
+        // The smuggling shape is refused before a route is chosen.
+        await Expect(1, "sidecar_requests_total{route=\"none\",method=\"POST\",status_class=\"4xx\"}");
+        await Expect(Hellos + 1 + Spooled + TooLarge + 1 + 1 + 1 + Refused + 1, "sum(sidecar_requests_total)");
+
+        await Expect(TooLarge, "sidecar_rejections_total{reason=\"body_too_large\"}");
+        await Expect(Refused, "sidecar_rejections_total{reason=\"upstream_refused\"}");
+        await Expect(1, "sidecar_rejections_total{reason=\"upstream_timeout\"}");
+        await Expect(1, "sidecar_rejections_total{reason=\"smuggling_shape\"}");
+        await Expect(1, "sidecar_rejections_total{reason=\"header_timeout\"}");
+        await Expect(1, "sidecar_rejections_total{reason=\"slow_body\"}");
+        await Expect(1, "sidecar_rejections_total{reason=\"slow_read\"}");
+        await Expect(0, "sidecar_rejections_total{reason=\"spool_full\"}");
+
+        await Expect(Spooled * SpooledBodySize + SlowBodyBytesSent, "sidecar_received_bytes_total{route=\"app\"}");
+        await Expect(Spooled, "sidecar_spooled_to_disk_total{direction=\"request\"}");
+        await Expect(1, "sidecar_spooled_to_disk_total{direction=\"response\"}");
+        await Expect(Spooled + 1, "sidecar_spool_files_created_total");
+        await Expect(0, "sidecar_spool_bytes");
+        await Expect(1, "sidecar_client_aborts_total{route=\"app\"}");
+
+        // Upstream answered with headers: hellos, slow read, spooled uploads, the /metrics 404.
+        await Expect(Hellos + 1 + Spooled + 1, "sidecar_upstream_time_to_first_byte_seconds_count{route=\"app\"}");
+        // The upstream was also busy with the request that timed out.
+        await Expect(Hellos + 1 + Spooled + 1 + 1, "sidecar_upstream_duration_seconds_count{route=\"app\"}");
+        await Expect(Spooled + 1, "sidecar_request_buffering_duration_seconds_count{route=\"app\"}");
+        await Expect(Hellos + 1 + Spooled + TooLarge + 1 + 1 + 1, "sidecar_request_duration_seconds_count{route=\"app\"}");
+        await Expect(0, "sidecar_requests_in_flight");
+        await Expect(0, "sidecar_upstream_requests_in_flight");
+        await Expect(0, "sidecar_draining");
+        await Expect(0, "sidecar_config_reloads_total{result=\"rejected\"}");
+        await Expect(1, "count(sidecar_config_info == 1)");
+
+        var build = Assert.Single(await prometheus.QueryAsync("sidecar_build_info"));
+        Assert.Equal(1, build.Value);
+        Assert.Matches("^([0-9a-f]{40}|unknown)$", build.Labels["commit"]);
+        Assert.Equal(Environment.Version.ToString(), build.Labels["dotnet_version"]);
+        Assert.False(string.IsNullOrEmpty(build.Labels["version"]));
+
+        // Runtime and Kestrel meters arrive once, through the Meter adapter only.
+        Assert.NotEmpty(await prometheus.QueryAsync("microsoft_aspnetcore_server_kestrel_kestrel_active_connections"));
+        Assert.NotEmpty(await prometheus.QueryAsync("system_runtime_dotnet_gc_heap_total_allocated"));
+        Assert.Empty(await prometheus.QueryAsync("prometheus_net_eventcounteradapter_sources_connected"));
+        Assert.Empty(await prometheus.QueryAsync("{__name__=~\"system_net_http_.*\"}"));
+
+        await CheckExpositionWithPromtoolAsync(sidecar.AdminAddress);
+    }
+
+    /// <summary>
+    /// A POST to the app. Oversized bodies go with Expect: 100-continue, as curl sends them: the 413 then arrives
+    /// before the body is sent, instead of racing the client's upload against the closing connection.
+    /// </summary>
+    private static HttpRequestMessage Post(byte[] body, bool expectContinue = false)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/echo") { Content = new ByteArrayContent(body) };
+        request.Headers.ExpectContinue = expectContinue;
+        return request;
+    }
+
+    private static async Task SendAsync(HttpClient client, int count, Func<HttpRequestMessage> request, HttpStatusCode expected)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            using var message = request();
+            using var response = await client.SendAsync(message);
+            await response.Content.ReadAsByteArrayAsync();
+            Assert.Equal(expected, response.StatusCode);
+        }
+    }
+
+    private static string WriteConfig(Gunicorn gunicorn, int deadPort)
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("sidecar-metrics-").FullName, "sidecar.json");
+        File.WriteAllText(path, $$"""
+            {
+              "ReverseProxy": {
+                "Routes": {
+                  "app": { "ClusterId": "upstream", "Match": { "Path": "/{**rest}" } },
+                  "dead": { "ClusterId": "dead", "Match": { "Path": "/dead/{**rest}" } }
+                },
+                "Clusters": {
+                  "dead": { "Destinations": { "nobody": { "Address": "http://127.0.0.1:{{deadPort}}" } } }
+                }
+              }
+            }
+            """);
+        return path;
+    }
+
+    private static async Task<Socket> ConnectAsync(int port)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        return socket;
+    }
+
+    /// <summary>Reads until the server closes the connection (or resets it); returns what arrived.</summary>
+    private static async Task<string> ReadUntilClosedAsync(Socket socket, TimeSpan timeout, string? until = null)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var received = new StringBuilder();
+        var buffer = new byte[16 * 1024];
+        try
+        {
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token)) > 0)
+            {
+                received.Append(Encoding.ASCII.GetString(buffer, 0, read));
+                if (until is not null && received.ToString().EndsWith(until, StringComparison.Ordinal))
+                {
+                    break;
+                }
+            }
+        }
+        catch (SocketException)
+        {
+            // A reset is a close too.
+        }
+
+        return received.ToString();
+    }
+
+    /// <summary>A transfer coding stack gunicorn would misread: refused before anything is routed.</summary>
+    private static async Task SmuggleAsync(int port)
+    {
+        using var socket = await ConnectAsync(port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"));
+        var answer = await ReadUntilClosedAsync(socket, TimeSpan.FromSeconds(15), until: "\r\n0\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 400", answer);
+    }
+
+    /// <summary>Half a request head, then silence: Kestrel's header timeout closes the connection.</summary>
+    private static async Task HeaderTimeoutAsync(int port)
+    {
+        using var socket = await ConnectAsync(port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes("GET /hello HTTP/1.1\r\nHost: x\r\n"));
+        await ReadUntilClosedAsync(socket, TimeSpan.FromSeconds(15));
+    }
+
+    /// <summary>A few body bytes, then silence: below the minimum request body rate once the grace period is over.</summary>
+    private static async Task SlowBodyAsync(int port)
+    {
+        using var socket = await ConnectAsync(port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(
+            $"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{new string('a', SlowBodyBytesSent)}"));
+        await ReadUntilClosedAsync(socket, TimeSpan.FromSeconds(15));
+    }
+
+    /// <summary>Asks for a large response and does not read it: the caller waits until Kestrel gives up on the connection.</summary>
+    private static async Task<Socket> StartSlowReaderAsync(int port)
+    {
+        var socket = await ConnectAsync(port);
+        socket.ReceiveBufferSize = 4096;
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /big?size={BigResponse} HTTP/1.1\r\nHost: x\r\n\r\n"));
+        return socket;
+    }
+
+    /// <summary>promtool's lint of the exposition: naming conventions, help text, suffixes, duplicate families.</summary>
+    internal static async Task CheckExpositionWithPromtoolAsync(Uri admin)
+    {
+        using var http = new HttpClient { BaseAddress = admin };
+        var exposition = await http.GetStringAsync("/metrics");
+        var (exitCode, output) = await Promtool.RunAsync(["check", "metrics"], exposition);
+        Assert.True(exitCode == 0 && output.Trim().Length == 0, $"promtool check metrics (exit {exitCode}):\n{output}");
+    }
+}
