@@ -5,8 +5,8 @@ using Sidecar.Configuration;
 using Sidecar.Forwarding;
 using Sidecar.Health;
 using Sidecar.Logging;
-using Sidecar.Metrics;
 using Sidecar.StaticFiles;
+using Sidecar.Telemetry;
 
 namespace Sidecar.Hosting;
 

@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace Sidecar.Metrics;
+namespace Sidecar.Telemetry;
 
 /// <summary>
 /// Version and source commit as stamped into the assembly at build time: the SDK appends SourceRevisionId to the

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace Sidecar.Metrics;
+namespace Sidecar.Telemetry;
 
 /// <summary>
 /// Counts the rejections Kestrel makes before any middleware runs: header timeout (slowloris), request bodies

@@ -3,7 +3,7 @@ using Sidecar.Buffering;
 using Sidecar.Configuration;
 using Sidecar.Health;
 
-namespace Sidecar.Metrics;
+namespace Sidecar.Telemetry;
 
 /// <summary>
 /// Values that live in a host's own objects (spool store, config status, drain state, in-flight set) and are
@@ -40,7 +40,7 @@ internal sealed class HostGauges : IDisposable
             if (!_callbackRegistered)
             {
                 // prometheus-net offers no way to remove a callback, so exactly one is registered per process.
-                Prometheus.Metrics.DefaultRegistry.AddBeforeCollectCallback(Update);
+                Metrics.DefaultRegistry.AddBeforeCollectCallback(Update);
                 _callbackRegistered = true;
             }
         }

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Sidecar.Logging;
 
-namespace Sidecar.Metrics;
+namespace Sidecar.Telemetry;
 
 /// <summary>
 /// The requests between arrival and end, kept so a scrape can count both how many clients are waiting and how

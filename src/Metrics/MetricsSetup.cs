@@ -1,9 +1,13 @@
 using Prometheus;
 using Sidecar.Logging;
 
-namespace Sidecar.Metrics;
+namespace Sidecar.Telemetry;
 
-/// <summary>Registers the sidecar's Prometheus metrics: the request observer, Kestrel rejection listener, scrape-time values and /metrics.</summary>
+/// <summary>
+/// Registers the sidecar's Prometheus metrics: the request observer, Kestrel rejection listener, scrape-time values and /metrics.
+/// The namespace is Sidecar.Telemetry, not Sidecar.Metrics, so that it never hides prometheus-net's static
+/// <c>Metrics</c> class from code anywhere under Sidecar.* (every capability registers its own families there).
+/// </summary>
 public static class MetricsSetup
 {
     public static IServiceCollection AddSidecarMetrics(this IServiceCollection services)
@@ -63,5 +67,7 @@ public static class MetricsSetup
         Rejection.UpstreamRefused,
         Rejection.UpstreamTimeout,
         Rejection.UpstreamFailed,
+        Rejection.QueueFull,
+        Rejection.QueueTimeout,
     ];
 }

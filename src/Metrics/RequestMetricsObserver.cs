@@ -1,6 +1,6 @@
 using Sidecar.Logging;
 
-namespace Sidecar.Metrics;
+namespace Sidecar.Telemetry;
 
 /// <summary>
 /// Turns each finished request's <see cref="RequestRecord"/> into metric observations. Runs after the

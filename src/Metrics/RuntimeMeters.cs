@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using Prometheus;
 
-namespace Sidecar.Metrics;
+namespace Sidecar.Telemetry;
 
 /// <summary>
 /// What prometheus-net's adapters export from .NET itself. Since .NET 8 the runtime and Kestrel publish Meters,
@@ -30,14 +30,14 @@ internal static class RuntimeMeters
     /// <summary>Must run before the first collection: prometheus-net applies these options when the default registry is first collected.</summary>
     public static void Configure()
     {
-        Prometheus.Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions
+        Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions
         {
             SuppressEventCounters = true,
             SuppressMeters = false,
             SuppressProcessMetrics = false,
             SuppressDebugMetrics = false,
         });
-        Prometheus.Metrics.ConfigureMeterAdapter(options =>
+        Metrics.ConfigureMeterAdapter(options =>
         {
             options.InstrumentFilterPredicate = IsExported;
             options.ResolveHistogramBuckets = BucketsFor;
@@ -54,7 +54,7 @@ internal static class RuntimeMeters
     /// accepts anything, avoids that.
     /// </summary>
     public static void StartAdapters() =>
-        Prometheus.Metrics.DefaultRegistry.CollectAndExportAsTextAsync(Stream.Null).GetAwaiter().GetResult();
+        Metrics.DefaultRegistry.CollectAndExportAsTextAsync(Stream.Null).GetAwaiter().GetResult();
 
     internal static bool IsExported(Instrument instrument) => instrument.Meter.Name switch
     {

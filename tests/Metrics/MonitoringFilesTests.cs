@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Sidecar.Tests.Infrastructure;
 
-namespace Sidecar.Tests.Metrics;
+namespace Sidecar.Tests.Telemetry;
 
 /// <summary>
 /// The files in deploy/monitoring are checked by Prometheus' own tool, kept identical to each other, and may only

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Sidecar.Tests.Infrastructure;
 
-namespace Sidecar.Tests.Metrics;
+namespace Sidecar.Tests.Telemetry;
 
 /// <summary>
 /// The sidecar as a real process in front of real gunicorn, scraped by a real Prometheus every second.

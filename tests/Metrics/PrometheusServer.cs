@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Sidecar.Tests.Infrastructure;
 
-namespace Sidecar.Tests.Metrics;
+namespace Sidecar.Tests.Telemetry;
 
 /// <summary>
 /// A real Prometheus server (Debian package) on a free loopback port, scraping one target every second,

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Sidecar.Tests.Metrics;
+namespace Sidecar.Tests.Telemetry;
 
 /// <summary>Runs Prometheus' promtool (Debian package prometheus) and returns its exit code and combined output.</summary>
 public static class Promtool
