@@ -32,8 +32,10 @@ public sealed class LocalPod : IAsyncDisposable
     /// <summary>Host directory of each Pod volume, by name.</summary>
     public Dictionary<string, string> Volumes { get; } = [];
 
-    /// <summary>Where the "image build" put collectstatic's output (the image's /app/staticfiles).</summary>
-    public string ImageStaticRoot => Path.Combine(_root, "image-staticfiles");
+    /// <summary>Stands in for the app image's filesystem: /app/staticfiles holds the build's collectstatic output.</summary>
+    public string ImageRoot => Path.Combine(_root, "image");
+
+    public string ImageStaticRoot => Path.Combine(ImageRoot, "app", "staticfiles");
 
     public string Log => $"--- app ---\n{App?.Output}\n--- sidecar ---\n{Sidecar?.Output}";
 
@@ -42,6 +44,47 @@ public sealed class LocalPod : IAsyncDisposable
         BaseAddress = admin ? Sidecar.AdminAddress : Sidecar.Address,
         Timeout = TimeSpan.FromSeconds(30),
     };
+
+    /// <summary>The public name Django accepts (DJANGO_ALLOWED_HOSTS in deploy/base/app.env).</summary>
+    public const string PublicHost = "sidecar-demo.example.com";
+
+    /// <summary>A request as the ingress sends it: public Host, TLS terminated in front (a trusted peer).</summary>
+    public static HttpRequestMessage FromIngress(HttpMethod method, string path, HttpContent? content = null)
+    {
+        var request = new HttpRequestMessage(method, path) { Content = content };
+        request.Headers.Host = PublicHost;
+        request.Headers.Add("X-Forwarded-Proto", "https");
+        return request;
+    }
+
+    /// <summary>Polls an admin path until it answers 200 (gunicorn may still be booting workers).</summary>
+    public async Task<HttpResponseMessage> WaitForAdminAsync(string path)
+    {
+        using var admin = Client(admin: true);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var response = await admin.GetAsync(path);
+            if (response.StatusCode == System.Net.HttpStatusCode.OK || DateTime.UtcNow > deadline)
+            {
+                return response;
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>The home page, and the hashed stylesheet it links to as served through the sidecar.</summary>
+    public async Task<(HttpResponseMessage Page, string StylesheetPath, HttpResponseMessage Stylesheet)> GetPageAndStylesheetAsync()
+    {
+        using var client = Client();
+        var page = await client.SendAsync(FromIngress(HttpMethod.Get, "/"));
+        var html = await page.Content.ReadAsStringAsync();
+        var match = System.Text.RegularExpressions.Regex.Match(html, """<link rel="stylesheet" href="(/static/notes/app\.[0-9a-f]{12}\.css)">""");
+        Assert.True(match.Success, $"no hashed stylesheet link in: {html}\n{Log}");
+        var stylesheet = await client.SendAsync(FromIngress(HttpMethod.Get, match.Groups[1].Value));
+        return (page, match.Groups[1].Value, stylesheet);
+    }
 
     public static async Task<LocalPod> StartAsync(Rendering rendering)
     {
@@ -124,6 +167,10 @@ public sealed class LocalPod : IAsyncDisposable
             {
                 Directory.CreateDirectory(path);
             }
+            else if (volume.Image is not null)
+            {
+                path = ImageRoot; // an image volume is the image's filesystem, read-only
+            }
             else if (volume.ConfigMap is { } configMap)
             {
                 var map = Rendering.ConfigMap(configMap.Name) ?? throw new InvalidOperationException($"ConfigMap {configMap.Name} is not rendered");
@@ -138,7 +185,7 @@ public sealed class LocalPod : IAsyncDisposable
             }
             else
             {
-                throw new InvalidOperationException($"volume {volume.Name}: only emptyDir, configMap and secret can be laid out here");
+                throw new InvalidOperationException($"volume {volume.Name}: only emptyDir, image, configMap and secret can be laid out here");
             }
 
             volumes[volume.Name] = path;

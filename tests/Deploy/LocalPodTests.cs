@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 
 namespace Sidecar.Tests.Deploy;
 
@@ -18,37 +17,23 @@ public sealed class LocalPodFixture : IAsyncLifetime
 /// The manifests and the binaries agree: the Pod spec of deploy/base, run on this machine, proxies to the
 /// example Django app, answers its probes, enforces the ConfigMap's routes and serves the app's static files.
 /// </summary>
-public sealed partial class LocalPodTests(LocalPodFixture fixture) : IClassFixture<LocalPodFixture>
+public sealed class LocalPodTests(LocalPodFixture fixture) : IClassFixture<LocalPodFixture>
 {
-    private const string PublicHost = "sidecar-demo.example.com"; // DJANGO_ALLOWED_HOSTS in deploy/base/app.env
+    private const string PublicHost = LocalPod.PublicHost;
 
     private LocalPod Pod => fixture.Pod;
 
-    /// <summary>A request as the ingress sends it: public Host, TLS terminated in front (trusted peer).</summary>
-    private static HttpRequestMessage FromIngress(HttpMethod method, string path, HttpContent? content = null)
-    {
-        var request = new HttpRequestMessage(method, path) { Content = content };
-        request.Headers.Host = PublicHost;
-        request.Headers.Add("X-Forwarded-Proto", "https");
-        return request;
-    }
+    private static HttpRequestMessage FromIngress(HttpMethod method, string path, HttpContent? content = null) =>
+        LocalPod.FromIngress(method, path, content);
 
     [Fact]
     public async Task The_probe_paths_in_the_manifest_answer_on_the_admin_port()
     {
         var sidecar = Pod.Rendering.Sidecar;
-        using var admin = Pod.Client(admin: true);
 
         foreach (var probe in new[] { sidecar.StartupProbe, sidecar.LivenessProbe, sidecar.ReadinessProbe })
         {
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            HttpResponseMessage response;
-            do
-            {
-                response = await admin.GetAsync(probe.HttpGet.Path);
-            }
-            while (response.StatusCode != HttpStatusCode.OK && DateTime.UtcNow < deadline && await Delay());
-
+            var response = await Pod.WaitForAdminAsync(probe.HttpGet.Path);
             Assert.True(response.StatusCode == HttpStatusCode.OK, $"{probe.HttpGet.Path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}\n{Pod.Log}");
         }
 
@@ -56,12 +41,6 @@ public sealed partial class LocalPodTests(LocalPodFixture fixture) : IClassFixtu
         using var main = Pod.Client();
         var leaked = await main.SendAsync(FromIngress(HttpMethod.Get, "/healthz/ready"));
         Assert.Equal(HttpStatusCode.NotFound, leaked.StatusCode);
-    }
-
-    private static async Task<bool> Delay()
-    {
-        await Task.Delay(200);
-        return true;
     }
 
     [Fact]
@@ -145,16 +124,9 @@ public sealed partial class LocalPodTests(LocalPodFixture fixture) : IClassFixtu
     [Fact]
     public async Task The_page_links_hashed_static_files_that_the_pod_serves()
     {
-        using var client = Pod.Client();
-
-        var page = await client.SendAsync(FromIngress(HttpMethod.Get, "/"));
-        var html = await page.Content.ReadAsStringAsync();
+        var (page, path, served) = await Pod.GetPageAndStylesheetAsync();
 
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
-        var stylesheet = HashedStylesheet().Match(html);
-        Assert.True(stylesheet.Success, html);
-        var path = stylesheet.Groups[1].Value;
-        var served = await client.SendAsync(FromIngress(HttpMethod.Get, path));
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         // The bytes are those the static-copy init container put into the shared volume.
         var onVolume = await File.ReadAllBytesAsync(Path.Combine(Pod.Volumes["static"], path["/static/".Length..]));
@@ -163,7 +135,26 @@ public sealed partial class LocalPodTests(LocalPodFixture fixture) : IClassFixtu
         // collectstatic's manifest travelled with the files, so the sidecar can tell hashed names apart.
         Assert.True(File.Exists(Path.Combine(Pod.Volumes["static"], "staticfiles.json")));
     }
+}
 
-    [GeneratedRegex("""<link rel="stylesheet" href="(/static/notes/app\.[0-9a-f]{12}\.css)">""")]
-    private static partial Regex HashedStylesheet();
+/// <summary>Every overlay's Pod, not only the base's, runs here and serves the app and its static files.</summary>
+public sealed class OverlayPodTests
+{
+    public static TheoryData<string> Overlays => new(Manifests.Trees.Where(t => t != "base"));
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task The_overlays_pod_runs_and_serves_the_app_and_the_images_static_files(string tree)
+    {
+        await using var pod = await LocalPod.StartAsync(Manifests.Render(tree));
+
+        var ready = await pod.WaitForAdminAsync(pod.Rendering.Sidecar.ReadinessProbe.HttpGet.Path);
+        var (page, path, stylesheet) = await pod.GetPageAndStylesheetAsync();
+
+        Assert.True(ready.StatusCode == HttpStatusCode.OK, pod.Log);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, stylesheet.StatusCode);
+        var built = await File.ReadAllBytesAsync(Path.Combine(pod.ImageStaticRoot, path["/static/".Length..]));
+        Assert.Equal(built, await stylesheet.Content.ReadAsByteArrayAsync());
+    }
 }

@@ -44,7 +44,8 @@ public class ManifestSchemaTests
         var secret = Assert.Single(rendering.All<V1Secret>());
         Assert.StartsWith(Manifests.CredentialsSecret + "-", secret.Metadata.Name);
         Assert.Equal(["db-password", "db-user", "django-secret-key"], secret.Data.Keys.Order());
-        Assert.All(secret.Data.Values, v => Assert.True(v.Length >= 8));
+        Assert.Equal("sidecar_demo", System.Text.Encoding.UTF8.GetString(secret.Data["db-user"]));
+        Assert.All(new[] { "db-password", "django-secret-key" }, key => Assert.Equal(50, secret.Data[key].Length));
         var monitor = rendering.Single<PodMonitor>();
         Assert.Equal("admin", Assert.Single(monitor.Spec.PodMetricsEndpoints).Port);
         Assert.All(rendering.Objects.OfType<IMetadata<V1ObjectMeta>>().Where(o => o is not V1Namespace),
