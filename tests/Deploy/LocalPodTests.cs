@@ -158,3 +158,33 @@ public sealed class OverlayPodTests
         Assert.Equal(built, await stylesheet.Content.ReadAsByteArrayAsync());
     }
 }
+
+/// <summary>The native sidecar's stop order, played the way the kubelet plays it, with the manifest's processes.</summary>
+public sealed class PodShutdownTests
+{
+    [Fact]
+    public async Task When_the_app_has_stopped_readiness_fails_and_the_sidecar_then_exits_cleanly()
+    {
+        await using var pod = await LocalPod.StartAsync(Manifests.Render("base"));
+        var readiness = pod.Rendering.Sidecar.ReadinessProbe.HttpGet.Path;
+        Assert.Equal(HttpStatusCode.OK, (await pod.WaitForAdminAsync(readiness)).StatusCode);
+
+        // 1. The app container: (after its preStop sleep) SIGTERM; gunicorn stops gracefully.
+        pod.App.Signal(15);
+        Assert.True(await pod.App.WaitForExitAsync(TimeSpan.FromSeconds(30)), pod.Log);
+        Assert.Equal(0, pod.App.ExitCode);
+
+        // The sidecar, still running, takes the Pod out of the Service while the app is gone.
+        using var admin = pod.Client(admin: true);
+        var notReady = await admin.GetAsync(readiness);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        Assert.Contains("not ready", await notReady.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync(pod.Rendering.Sidecar.LivenessProbe.HttpGet.Path)).StatusCode);
+
+        // 2. Only then the native sidecar gets SIGTERM, and exits on its own, well within the grace period.
+        var drain = ManifestConsistencyTests.SidecarConfigOf(pod.Rendering).Settings.DrainTimeout;
+        pod.Sidecar.Process.Signal(15);
+        Assert.True(await pod.Sidecar.Process.WaitForExitAsync(drain + TimeSpan.FromSeconds(10)), pod.Log);
+        Assert.Equal(0, pod.Sidecar.Process.ExitCode);
+    }
+}
