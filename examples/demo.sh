@@ -9,6 +9,7 @@
 # Then open http://127.0.0.1:8080/ (admin endpoints on :9901). Ctrl-C stops everything.
 # Needs: dotnet, gunicorn and python3-django/python3-whitenoise (or python3-flask) from Debian, or
 # the same from pip. Ports: SIDECAR_PORT (8080), SIDECAR_ADMIN_PORT (9901), APP_PORT (8000).
+# SIDECAR_DLL=path/to/sidecar.dll uses an existing build instead of building src/.
 set -euo pipefail
 
 app="${1:-django}"
@@ -44,8 +45,12 @@ wait_for() { # url what
   exit 1
 }
 
-echo "demo: building the sidecar"
-dotnet build "$root/src" -c Release -o "$work/sidecar" -v quiet -nologo >/dev/null
+sidecar_dll="${SIDECAR_DLL:-}"   # an already built sidecar.dll skips the build
+if [ -z "$sidecar_dll" ]; then
+  echo "demo: building the sidecar"
+  dotnet build "$root/src" -c Release -o "$work/sidecar" -v quiet -nologo >/dev/null
+  sidecar_dll="$work/sidecar/sidecar.dll"
+fi
 
 mkdir -p "$work/static" "$work/spool"
 case "$app" in
@@ -78,7 +83,7 @@ pids+=($!)
 SIDECAR_PORT="$port" SIDECAR_ADMIN_PORT="$admin_port" SIDECAR_UPSTREAM="http://127.0.0.1:$app_port" \
 SIDECAR_CONFIG="$root/deploy/base/sidecar.json" SIDECAR_TEMP_DIR="$work/spool" \
 SIDECAR_STATIC_ROOT="$static_root" SIDECAR_STATIC_URL=/static/ \
-  dotnet "$work/sidecar/sidecar.dll" &
+  dotnet "$sidecar_dll" &
 pids+=($!)
 
 wait_for "http://127.0.0.1:$admin_port/healthz/ready" "the sidecar (and gunicorn behind it)"
