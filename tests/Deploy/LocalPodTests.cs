@@ -44,6 +44,25 @@ public sealed class LocalPodTests(LocalPodFixture fixture) : IClassFixture<Local
     }
 
     [Fact]
+    public async Task The_scrape_annotations_lead_to_the_sidecars_metrics()
+    {
+        var annotations = Pod.Rendering.Deployment.Spec.Template.Metadata.Annotations;
+        Assert.Equal(Pod.Rendering.Sidecar.Ports.Single(p => p.Name == "admin").ContainerPort.ToString(), annotations["prometheus.io/port"]);
+        using var client = Pod.Client();
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(FromIngress(HttpMethod.Get, "/api/whoami"))).StatusCode);
+
+        using var admin = Pod.Client(admin: true);
+        var response = await admin.GetAsync(annotations["prometheus.io/path"]);
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/plain", response.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("sidecar_requests_total{", text);
+        // The spool quota set in the Deployment (900m) is the one the binary runs with.
+        Assert.Matches(@"(?m)^sidecar_spool_quota_bytes(\{[^}]*\})? 943718400$", text);
+    }
+
+    [Fact]
     public async Task Django_sees_the_public_host_https_and_the_client_behind_the_sidecar()
     {
         using var client = Pod.Client();
@@ -132,8 +151,27 @@ public sealed class LocalPodTests(LocalPodFixture fixture) : IClassFixture<Local
         var onVolume = await File.ReadAllBytesAsync(Path.Combine(Pod.Volumes["static"], path["/static/".Length..]));
         Assert.Equal(onVolume, await served.Content.ReadAsByteArrayAsync());
         Assert.Equal("text/css", served.Content.Headers.ContentType!.MediaType);
-        // collectstatic's manifest travelled with the files, so the sidecar can tell hashed names apart.
+        // collectstatic's manifest travelled with the files, so the sidecar can tell hashed names apart:
+        // far-future caching, and gunicorn never spent a worker on it.
         Assert.True(File.Exists(Path.Combine(Pod.Volumes["static"], "staticfiles.json")));
+        Assert.Contains("immutable", served.Headers.CacheControl!.ToString());
+        Assert.DoesNotContain($"GET {path}", Pod.App.Output);
+    }
+
+    [Fact]
+    public async Task The_brotli_files_collectstatic_wrote_are_served_to_clients_that_accept_them()
+    {
+        var (_, path, _) = await Pod.GetPageAndStylesheetAsync();
+        using var client = Pod.Client();
+        var request = FromIngress(HttpMethod.Get, path);
+        request.Headers.Add("Accept-Encoding", "br, gzip");
+
+        var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["br"], response.Content.Headers.ContentEncoding);
+        var sibling = Path.Combine(Pod.Volumes["static"], path["/static/".Length..] + ".br");
+        Assert.Equal(await File.ReadAllBytesAsync(sibling), await response.Content.ReadAsByteArrayAsync());
     }
 }
 
