@@ -20,7 +20,7 @@ public sealed class QueueMetrics
         _baseline = ScrapeAsync().GetAwaiter().GetResult();
     }
 
-    private static async Task<string> ScrapeAsync()
+    public static async Task<string> ScrapeAsync()
     {
         using var buffer = new MemoryStream();
         await Metrics.DefaultRegistry.CollectAndExportAsTextAsync(buffer);

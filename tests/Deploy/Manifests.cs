@@ -20,6 +20,7 @@ public static class Manifests
         "overlays/live-config",
         "overlays/image-volume",
         "overlays/plain-sidecar",
+        "overlays/queue-autoscaling",
     ];
 
     public static TheoryData<string> AllTrees => new(Trees);
