@@ -12,6 +12,7 @@ namespace Sidecar.Tests.Admission;
 /// Admission control against real gunicorn sync workers: the app's own counters (requests seen, peak
 /// concurrency) prove what reached it, and the sidecar's metrics are read as a scraper would.
 /// </summary>
+[Collection(QueueMetrics.Collection)]
 public sealed class AdmissionTests
 {
     [Fact]
@@ -23,7 +24,7 @@ public sealed class AdmissionTests
             ["SIDECAR_UPSTREAM_CONCURRENCY"] = "2",
             ["SIDECAR_QUEUE_TIMEOUT"] = "60s",
         });
-        var metrics = new QueueMetrics();
+        using var metrics = new QueueMetrics(sidecar);
         using var client = new HttpClient { BaseAddress = sidecar.Address, Timeout = TimeSpan.FromSeconds(90) };
 
         var requests = Enumerable.Range(0, 50).Select(_ => client.GetAsync("/sleep?s=0.1")).ToArray();
@@ -33,7 +34,7 @@ public sealed class AdmissionTests
         {
             mostWaiting = Math.Max(mostWaiting, await metrics.Waiting());
             mostInUse = Math.Max(mostInUse, await metrics.InUse());
-            await Task.Delay(10);
+            await Task.Delay(25);
         }
 
         var responses = await all;
@@ -121,7 +122,7 @@ public sealed class AdmissionTests
             // disconnected, the second request would time out in the queue.
             ["SIDECAR_QUEUE_TIMEOUT"] = "3s",
         });
-        var metrics = new QueueMetrics();
+        using var metrics = new QueueMetrics(sidecar);
 
         using var stalled = new TcpClient { ReceiveBufferSize = 4096 };
         await stalled.ConnectAsync(IPAddress.Loopback, sidecar.Port);
@@ -183,7 +184,7 @@ public sealed class AdmissionTests
         var file = Path.Combine(Directory.CreateTempSubdirectory("sidecar-queue-").FullName, "sidecar.json");
         await File.WriteAllTextAsync(file, ClusterJson(gunicorn.Address, maxConcurrency: 1));
         using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_CONFIG"] = file });
-        var metrics = new QueueMetrics();
+        using var metrics = new QueueMetrics(sidecar);
         using var client = sidecar.Client();
 
         var first = client.GetAsync("/sleep?s=3");

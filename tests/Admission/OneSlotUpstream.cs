@@ -32,7 +32,7 @@ public sealed class OneSlotUpstream : IAsyncDisposable
     {
         var gunicorn = await Gunicorn.StartAsync(2);
         var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string>(settings) { ["SIDECAR_UPSTREAM_CONCURRENCY"] = "1" });
-        var metrics = new QueueMetrics();
+        var metrics = new QueueMetrics(sidecar);
         var holder = sidecar.Client().GetAsync($"/sleep?s={holdSeconds}");
         await QueueMetrics.UntilAsync(metrics.InUse, 1, "slot taken by the holding request");
         return new OneSlotUpstream(gunicorn, sidecar, metrics, holder);
@@ -41,6 +41,7 @@ public sealed class OneSlotUpstream : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
+        Metrics.Dispose();
         Sidecar.Dispose();
         await Gunicorn.DisposeAsync();
     }

@@ -11,6 +11,7 @@ namespace Sidecar.Tests.Admission;
 /// prometheus-adapter rules serve them, and their queries read series the sidecar really exports. A renamed
 /// metric anywhere would leave the HPA without data and the Deployment at its minimum, silently.
 /// </summary>
+[Collection(QueueMetrics.Collection)]
 public sealed class QueueAutoscalingTests
 {
     private const string Tree = "overlays/queue-autoscaling";
@@ -43,7 +44,8 @@ public sealed class QueueAutoscalingTests
         using var sidecar = new SidecarFactory(new Uri($"http://127.0.0.1:{Ports.Free()}"),
             new Dictionary<string, string> { ["SIDECAR_UPSTREAM_CONCURRENCY"] = "1" });
         Assert.Equal(HttpStatusCode.BadGateway, (await sidecar.Client().GetAsync("/")).StatusCode);
-        var exported = (await QueueMetrics.ScrapeAsync()).Split('\n')
+        using var metrics = new QueueMetrics(sidecar);
+        var exported = (await metrics.ScrapeAsync()).Split('\n')
             .Where(line => line.StartsWith("sidecar_", StringComparison.Ordinal))
             .Select(line => line[..line.IndexOfAny(['{', ' '])])
             .ToHashSet();

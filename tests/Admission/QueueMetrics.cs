@@ -1,31 +1,35 @@
 using System.Globalization;
-using Prometheus;
+using Sidecar.Tests.Infrastructure;
 
 namespace Sidecar.Tests.Admission;
 
 /// <summary>
-/// Reads the sidecar's admission metrics as a scraper would: the Prometheus text exposition of the registry
-/// the sidecar registered them in (prometheus-net's process-wide default), parsed series by series.
-/// Counters and histograms are read as increases since this reader was made, as a scraper's rate() would,
-/// because the registry outlives a single sidecar host in the test process.
+/// Reads the sidecar's admission metrics as Prometheus does: GET /metrics on the admin port, parsed series by
+/// series. Counters and histograms are read as increases since this reader was made, as rate() would, because
+/// prometheus-net's registry is process-wide and outlives a single sidecar host in the test process.
 /// </summary>
-public sealed class QueueMetrics
+public sealed class QueueMetrics : IDisposable
 {
+    /// <summary>
+    /// The queue gauges add up every live host's queues in the process, so tests whose sidecars have a limit
+    /// on the same cluster id must not run at the same time.
+    /// </summary>
+    public const string Collection = "admission metrics";
+
     private const string Cluster = "cluster=\"upstream\"";
 
+    private readonly HttpClient _admin;
     private readonly string _baseline;
 
-    public QueueMetrics()
+    public QueueMetrics(SidecarFactory sidecar)
     {
+        _admin = sidecar.Client(admin: true);
         _baseline = ScrapeAsync().GetAwaiter().GetResult();
     }
 
-    public static async Task<string> ScrapeAsync()
-    {
-        using var buffer = new MemoryStream();
-        await Metrics.DefaultRegistry.CollectAndExportAsTextAsync(buffer);
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
-    }
+    public Task<string> ScrapeAsync() => _admin.GetStringAsync("/metrics");
+
+    public void Dispose() => _admin.Dispose();
 
     private Task<double> GaugeAsync(string name) => ValueAsync(name, null, cumulative: false);
 
