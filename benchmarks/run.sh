@@ -8,15 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(gunicorn python3-django python3-whitenoise python3-brotli nginx libnginx-mod-http-brotli-static
-          wrk slowhttptest gettext-base clang zlib1g-dev)
-missing=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The programs the benchmark starts, from Debian (PyPI is not reachable here).
+needed="gunicorn python3-django python3-whitenoise python3-brotli nginx libnginx-mod-http-brotli-static wrk slowhttptest gettext-base clang zlib1g-dev"
+missing=$(for p in $needed; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done | xargs)
+if [ -n "$missing" ]; then
+  as_root=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  echo "installing: $missing"
+  $as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
