@@ -10,7 +10,7 @@ var builder = WebApplication.CreateSlimBuilder(args);
 SidecarConfig config;
 try
 {
-    config = ConfigLoader.Load(key => builder.Configuration[key]);
+    config = await ConfigValidation.Standalone().LoadAsync(key => builder.Configuration[key]);
 }
 catch (ConfigException e)
 {

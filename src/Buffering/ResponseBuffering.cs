@@ -35,14 +35,14 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
             && string.Equals(accel.ToString().Trim(), "no", StringComparison.OrdinalIgnoreCase);
 
         var settings = config.Settings;
-        var route = context.HttpContext.GetReverseProxyFeature().Route.Config;
-        if (optOut || !RoutePolicy.For(route, settings).ResponseBuffering || !HasBufferableBody(context.HttpContext, response))
+        var proxy = context.HttpContext.GetReverseProxyFeature();
+        if (optOut || !RoutePolicy.For(proxy.Route.Config, settings).ResponseBuffering || !HasBufferableBody(context.HttpContext, response))
         {
             return ValueTask.CompletedTask;
         }
 
         response.Content = new SpooledContent(response.Content, store, settings.ResponseBufferMemory,
-            settings.ResponseBufferMaxFile, settings.UpstreamTimeout, record, logger,
+            settings.ResponseBufferMaxFile, proxy.Cluster.Config.HttpRequest?.ActivityTimeout ?? settings.UpstreamTimeout, record, logger,
             context.HttpContext.Features.Get<IUpstreamCompletionFeature>());
         return ValueTask.CompletedTask;
     }

@@ -39,15 +39,9 @@ public sealed record ClusterPolicy(int MaxConcurrency, int QueueLength, TimeSpan
             {
                 "maxconcurrency" => policy with { MaxConcurrency = Units.ParseCount(value) },
                 "queuelength" => policy with { QueueLength = Units.ParseCount(value) },
-                "queuetimeout" => policy with { QueueTimeout = PositiveDuration(value) },
+                "queuetimeout" => policy with { QueueTimeout = Units.ParsePositiveDuration(value) },
                 _ => null,
             }, problems);
-
-    private static TimeSpan PositiveDuration(string value)
-    {
-        var duration = Units.ParseDuration(value);
-        return duration > TimeSpan.Zero ? duration : throw new FormatException("must be greater than zero");
-    }
 
     private sealed record Cached(SidecarSettings Settings, ClusterPolicy Policy);
 }

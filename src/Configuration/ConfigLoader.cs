@@ -49,9 +49,13 @@ public static class ConfigLoader
         {
             return File.ReadAllBytes(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (UnauthorizedAccessException)
         {
-            throw new ConfigException(path, [$"cannot read config file: {e.Message}"]);
+            throw new ConfigException(path, ["cannot read config file: permission denied (check the volume's defaultMode and the user the sidecar runs as)"]);
+        }
+        catch (IOException e)
+        {
+            throw new ConfigException(path, [$"cannot read config file: {e.GetType().Name} {e.Message}"]);
         }
     }
 
@@ -77,7 +81,7 @@ public static class ConfigLoader
             }
             catch (JsonException e)
             {
-                throw new ConfigException(source, [$"not valid JSON: {e.Message}"]);
+                throw new ConfigException(source, [DescribeSyntaxError(content, e)]);
             }
 
             if (document.RootElement.ValueKind != JsonValueKind.Object)
@@ -105,6 +109,7 @@ public static class ConfigLoader
         }
 
         var settings = new SidecarSettings();
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var definition in SettingsCatalog.All)
         {
             var (value, origin) = environment(definition.EnvironmentVariable) is { } env
@@ -112,6 +117,21 @@ public static class ConfigLoader
                 : fileValues.TryGetValue(definition.Key, out var fromFile)
                     ? (fromFile, "Sidecar." + definition.Key)
                     : (definition.Default, "default of " + definition.Key);
+            values[definition.Key] = value;
+            if (origin == definition.EnvironmentVariable && fileValues.TryGetValue(definition.Key, out var shadowed))
+            {
+                // The environment wins, but a wrong value in the file is still wrong: it would surface the day the
+                // variable goes away, so it is reported now, with the same words as when it is in force.
+                try
+                {
+                    definition.Apply(new SidecarSettings(), shadowed);
+                }
+                catch (FormatException e)
+                {
+                    problems.Add($"Sidecar.{definition.Key}: {e.Message}");
+                }
+            }
+
             try
             {
                 definition.Apply(settings, value);
@@ -119,6 +139,8 @@ public static class ConfigLoader
             catch (FormatException e)
             {
                 problems.Add($"{origin}: {e.Message}");
+                // The default keeps the settings whole, so the routing can still be checked and reported in the same round.
+                definition.Apply(settings, definition.Default);
             }
         }
 
@@ -127,9 +149,7 @@ public static class ConfigLoader
             problems.Add($"Port and AdminPort are both {settings.Port}; application traffic and admin endpoints need separate ports");
         }
 
-        var (routes, clusters) = problems.Count == 0
-            ? ProxyConfigReader.Read(proxySection, settings, problems)
-            : ([], []);
+        var (routes, clusters) = ProxyConfigReader.Read(proxySection, settings, problems);
         document?.Dispose();
 
         if (problems.Count > 0)
@@ -137,7 +157,7 @@ public static class ConfigLoader
             throw new ConfigException(source, problems);
         }
 
-        return new SidecarConfig(settings, routes, clusters, Hash(content, environment), path);
+        return new SidecarConfig(settings, routes, clusters, Fingerprint(content, environment), path) { Values = values };
     }
 
     private static void ReadSidecarSection(JsonElement section, Dictionary<string, string> values, List<string> problems)
@@ -169,36 +189,25 @@ public static class ConfigLoader
         }
     }
 
-    /// <summary>Names the closest known key for a misspelling, the way a user would want to be told.</summary>
-    private static string Suggest(string key)
-    {
-        var best = SettingsCatalog.All
-            .Select(d => (d.Key, Distance: EditDistance(key.ToLowerInvariant(), d.Key.ToLowerInvariant())))
-            .MinBy(x => x.Distance);
-        return best.Distance <= Math.Max(2, key.Length / 3) ? $"; did you mean '{best.Key}'?" : "";
-    }
-
-    private static int EditDistance(string a, string b)
-    {
-        var previous = new int[b.Length + 1];
-        var current = new int[b.Length + 1];
-        for (var j = 0; j <= b.Length; j++) previous[j] = j;
-        for (var i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            }
-
-            (previous, current) = (current, previous);
-        }
-
-        return previous[b.Length];
-    }
+    private static string Suggest(string key) => Spelling.Suggest(key, SettingsCatalog.All.Select(d => d.Key));
 
     /// <summary>A short hash of everything that shaped the config, exposed so operators can tell which config is live.</summary>
-    private static string Hash(byte[]? content, Func<string, string?> environment)
+    /// <summary>
+    /// Where the JSON breaks, in lines and columns, and whether the file simply stops early: the signature of a
+    /// half-written file or a truncated paste, which deserves saying so.
+    /// </summary>
+    private static string DescribeSyntaxError(byte[] content, JsonException e)
+    {
+        var line = (int)(e.LineNumber ?? 0);
+        var column = (int)(e.BytePositionInLine ?? 0);
+        var lines = System.Text.Encoding.UTF8.GetString(content).TrimEnd().Split('\n');
+        var atEnd = line >= lines.Length - 1 && column >= lines[^1].TrimEnd('\r').Length;
+        return atEnd
+            ? $"the JSON ends before it is complete (line {lines.Length}): a half-written or truncated file, or a missing closing bracket"
+            : $"not valid JSON at line {line + 1}, column {column + 1}: check for a missing comma, quote or bracket";
+    }
+
+    public static string Fingerprint(byte[]? content, Func<string, string?> environment)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         if (content is not null) sha.AppendData(content);

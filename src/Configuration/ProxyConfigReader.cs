@@ -19,6 +19,7 @@ public static class ProxyConfigReader
     {
         var routes = new List<RouteConfig>();
         var clusters = new List<ClusterConfig>();
+        var before = problems.Count;
 
         if (section is { } proxy)
         {
@@ -79,7 +80,66 @@ public static class ProxyConfigReader
             }, settings));
         }
 
+        if (problems.Count == before)
+        {
+            CheckConsistency(routes, clusters, problems);
+        }
+
         return (routes, clusters);
+    }
+
+    /// <summary>
+    /// What YARP would accept but no user means: a routing table that answers every request with 404 (the classic
+    /// result of a half-loaded ConfigMap), a route whose cluster does not exist (503 on every request it matches),
+    /// and ids that differ only in case (YARP compares ids case-insensitively, so one would silently replace the other).
+    /// </summary>
+    private static void CheckConsistency(List<RouteConfig> routes, List<ClusterConfig> clusters, List<string> problems)
+    {
+        if (routes.Count == 0)
+        {
+            problems.Add("ReverseProxy.Routes: no routes, so every request would get 404; add a route, or remove the ReverseProxy section to send everything to Upstream");
+        }
+
+        ReportDuplicates(routes.Select(r => r.RouteId), "ReverseProxy.Routes", problems);
+        ReportDuplicates(clusters.Select(c => c.ClusterId), "ReverseProxy.Clusters", problems);
+
+        foreach (var cluster in clusters)
+        {
+            if (cluster.Destinations is not { Count: > 0 })
+            {
+                problems.Add($"ReverseProxy.Clusters.{cluster.ClusterId}: no Destinations, so every request routed to it would get 503; add one such as {{ \"app\": {{ \"Address\": \"http://127.0.0.1:8001\" }} }}");
+                continue;
+            }
+
+            foreach (var (name, destination) in cluster.Destinations)
+            {
+                if (!Uri.TryCreate(destination.Address, UriKind.Absolute, out var address) || address.Scheme is not ("http" or "https") || address.Host.Length == 0)
+                {
+                    problems.Add($"ReverseProxy.Clusters.{cluster.ClusterId}.Destinations.{name}.Address: '{destination.Address}' is not an upstream address; expected http://host:port, e.g. http://127.0.0.1:8001");
+                }
+            }
+        }
+
+        var known = clusters.Select(c => c.ClusterId).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var route in routes)
+        {
+            if (string.IsNullOrWhiteSpace(route.ClusterId))
+            {
+                problems.Add($"ReverseProxy.Routes.{route.RouteId}: ClusterId is missing; name the cluster to send matching requests to (for example \"{DefaultClusterId}\")");
+            }
+            else if (!known.Contains(route.ClusterId))
+            {
+                problems.Add($"ReverseProxy.Routes.{route.RouteId}: ClusterId '{route.ClusterId}' names no cluster (known: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
+            }
+        }
+    }
+
+    private static void ReportDuplicates(IEnumerable<string> ids, string path, List<string> problems)
+    {
+        foreach (var group in ids.GroupBy(id => id, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+        {
+            problems.Add($"{path}: the id '{group.Key}' appears {group.Count()} times (ids are compared ignoring case)");
+        }
     }
 
     /// <summary>
@@ -112,6 +172,14 @@ public static class ProxyConfigReader
 
         foreach (var entry in element.EnumerateObject())
         {
+            var where = $"{path}.{entry.Name}";
+            var before = problems.Count;
+            JsonShape.Check(entry.Value, typeInfo, where, problems);
+            if (problems.Count > before)
+            {
+                continue;
+            }
+
             T? value = null;
             try
             {
@@ -119,22 +187,19 @@ public static class ProxyConfigReader
             }
             catch (JsonException e)
             {
-                problems.Add($"{path}.{entry.Name}: {Describe(e)}");
+                // JsonShape knows the common shapes; this is the serializer's last word on anything else.
+                problems.Add($"{where}: value not accepted{(e.Path is { Length: > 1 } p ? " at " + p.TrimStart('$', '.') : "")}");
             }
 
             if (value is not null)
             {
                 yield return (entry.Name, value);
             }
+            else if (problems.Count == before)
+            {
+                problems.Add($"{where}: expected an object, found null");
+            }
         }
-    }
-
-    private static string Describe(JsonException e)
-    {
-        var message = e.Message;
-        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        var text = cut > 0 ? message[..cut] : message;
-        return e.Path is { Length: > 1 } p ? $"{text} (at {p.TrimStart('$', '.')})" : text;
     }
 }
 

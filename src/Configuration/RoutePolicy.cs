@@ -6,20 +6,34 @@ namespace Sidecar.Configuration;
 /// <summary>
 /// The sidecar's per-route settings, read from route Metadata keys prefixed <c>Sidecar.</c>
 /// (for example <c>"Metadata": { "Sidecar.MaxBodySize": "200m", "Sidecar.ResponseBuffering": "off" }</c>).
-/// A key a route does not set falls back to the global setting of the same name.
+/// A key a route does not set falls back to the global setting of the same name; an unset
+/// <see cref="UpstreamTimeout"/> leaves the cluster's own timeout (its <c>HttpRequest.ActivityTimeout</c>,
+/// by default the global <c>UpstreamTimeout</c>) in force.
 /// </summary>
-public sealed record RoutePolicy(bool RequestBuffering, bool ResponseBuffering, long MaxBodySize)
+public sealed record RoutePolicy(bool RequestBuffering, bool ResponseBuffering, long MaxBodySize, TimeSpan? UpstreamTimeout = null)
 {
     public const string Prefix = SidecarMetadata.Prefix;
 
     /// <summary>The metadata keys a route may set, each named like the global setting it overrides.</summary>
-    public static IReadOnlyList<string> Keys { get; } = ["RequestBuffering", "ResponseBuffering", "MaxBodySize"];
+    public static IReadOnlyList<string> Keys { get; } = ["RequestBuffering", "ResponseBuffering", "MaxBodySize", "UpstreamTimeout"];
 
-    private static readonly ConditionalWeakTable<RouteConfig, RoutePolicy> Cache = new();
+    private static readonly ConditionalWeakTable<RouteConfig, Parsed> Cache = new();
 
-    /// <summary>The policy of a live route; parsed once per route object, and a reload brings new route objects.</summary>
-    public static RoutePolicy For(RouteConfig route, SidecarSettings settings) =>
-        Cache.GetValue(route, r => Parse(r, settings, problems: null));
+    /// <summary>
+    /// The policy of a live route, parsed once per route object and settings. YARP keeps a route object across a
+    /// reload that leaves the route unchanged, so a reload that only changes a global default must still be seen here.
+    /// </summary>
+    public static RoutePolicy For(RouteConfig route, SidecarSettings settings)
+    {
+        if (Cache.TryGetValue(route, out var parsed) && ReferenceEquals(parsed.Settings, settings))
+        {
+            return parsed.Policy;
+        }
+
+        var fresh = new Parsed(settings, Parse(route, settings, problems: null));
+        Cache.AddOrUpdate(route, fresh);
+        return fresh.Policy;
+    }
 
     /// <summary>Parses a route's metadata, adding each problem (naming route and key) to <paramref name="problems"/>.</summary>
     public static RoutePolicy Parse(RouteConfig route, SidecarSettings settings, List<string>? problems) =>
@@ -29,6 +43,9 @@ public sealed record RoutePolicy(bool RequestBuffering, bool ResponseBuffering, 
                 "requestbuffering" => policy with { RequestBuffering = Units.ParseBool(value) },
                 "responsebuffering" => policy with { ResponseBuffering = Units.ParseBool(value) },
                 "maxbodysize" => policy with { MaxBodySize = Units.ParseSize(value) },
+                "upstreamtimeout" => policy with { UpstreamTimeout = Units.ParsePositiveDuration(value) },
                 _ => null,
             }, problems);
+
+    private sealed record Parsed(SidecarSettings Settings, RoutePolicy Policy);
 }

@@ -63,6 +63,7 @@ public static class SettingsCatalog
         new("TrustedNetworks", "127.0.0.0/8,::1/128", "Comma-separated CIDRs of peers (an ingress, a load balancer) whose X-Forwarded-For/-Proto/-Host are kept. From anyone else they are overwritten. Add your ingress's network to let Django see https.", (s, v) => s.TrustedNetworks = ParseNetworks(v)),
         new("RequestIdHeader", "X-Request-ID", "Header carrying the request id: kept when the client sends a sane one, generated otherwise, passed upstream, returned and logged.", (s, v) => s.RequestIdHeader = NonEmpty(v)),
         new("AccessLog", "on", "One JSON line per request on stdout.", (s, v) => s.AccessLog = Units.ParseBool(v)),
+        new("ConfigPollInterval", "2s", "How often the config file is re-read and compared with the config in force (hot reload). 0 = off: the file is read once at start.", (s, v) => s.ConfigPollInterval = Units.ParseDuration(v)),
         new("DrainTimeout", "30s", "After SIGTERM, how long in-flight requests (including responses still being delivered to slow clients) may take before the process exits.", (s, v) => s.DrainTimeout = Units.ParseDuration(v)),
         new("ShutdownDelay", "0s", "After SIGTERM, keep accepting new requests this long (readiness already false) so load balancers can stop sending. Useful when the sidecar runs as a plain container; native sidecars are stopped after the app and need none.", (s, v) => s.ShutdownDelay = Units.ParseDuration(v)),
         // Static files (src/StaticFiles): parsed here so the config file, the environment and the README agree.

@@ -8,7 +8,14 @@ public sealed record SidecarConfig(
     IReadOnlyList<RouteConfig> Routes,
     IReadOnlyList<ClusterConfig> Clusters,
     string Hash,
-    string? SourcePath);
+    string? SourcePath)
+{
+    /// <summary>
+    /// The text each setting was resolved from (environment, file or default), keyed by file key. A reload compares
+    /// these to find changes to settings that only take effect after a restart, and re-applies them to keep those as they run.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Values { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>Thrown when a configuration has problems; <see cref="Problems"/> lists every one, each naming its key.</summary>
 public sealed class ConfigException(string source, IReadOnlyList<string> problems)

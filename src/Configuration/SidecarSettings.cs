@@ -51,6 +51,7 @@ public sealed class SidecarSettings
 
     // Operations
     public bool AccessLog { get; set; }
+    public TimeSpan ConfigPollInterval { get; set; }
     public TimeSpan DrainTimeout { get; set; }
     public TimeSpan ShutdownDelay { get; set; }
 

@@ -53,6 +53,13 @@ public static class Units
         return TimeSpan.FromMilliseconds(value * unitMs);
     }
 
+    /// <summary>A duration that must be more than zero (a timeout of zero would fail every request).</summary>
+    public static TimeSpan ParsePositiveDuration(string text)
+    {
+        var duration = ParseDuration(text);
+        return duration > TimeSpan.Zero ? duration : throw new FormatException("must be greater than zero");
+    }
+
     public static bool ParseBool(string text) => text.Trim().ToLowerInvariant() switch
     {
         "true" or "on" or "yes" or "1" => true,

@@ -59,6 +59,7 @@ public static class ProxySetup
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecar.Forwarding");
         app.MapReverseProxy(pipeline =>
         {
+            pipeline.UseMiddleware<RouteUpstreamTimeout>();
             pipeline.UseMiddleware<RequestBufferingMiddleware>();
             pipeline.UseMiddleware<Admission.AdmissionMiddleware>();
             pipeline.Use(async (context, next) =>

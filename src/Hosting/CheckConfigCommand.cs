@@ -2,7 +2,10 @@ using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;
 
-/// <summary><c>sidecar --check-config [FILE]</c>: nginx -t for this product. Same validation as start-up.</summary>
+/// <summary>
+/// <c>sidecar --check-config [FILE]</c>: nginx -t for this product. The same validation as start-up and every
+/// reload (<see cref="ConfigValidation"/>, including YARP's own route and cluster checks), with the same messages.
+/// </summary>
 public static class CheckConfigCommand
 {
     public const string Flag = "--check-config";
@@ -20,7 +23,7 @@ public static class CheckConfigCommand
             : environment;
         try
         {
-            var config = ConfigLoader.Load(lookup);
+            var config = ConfigValidation.Standalone().LoadAsync(lookup).GetAwaiter().GetResult();
             output.WriteLine($"configuration OK: {config.SourcePath ?? "no config file, defaults and environment"} " +
                 $"({config.Routes.Count} routes, {config.Clusters.Count} clusters, hash {config.Hash})");
             return 0;

@@ -43,6 +43,7 @@ public static class SidecarHost
         services.AddSidecarStaticFiles();
         services.AddSidecarProxy(config);
         services.AddSidecarMetrics();
+        services.AddSidecarConfigReload();
         return builder;
     }
 

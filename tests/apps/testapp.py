@@ -8,6 +8,8 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /sleep?s=F             sleeps F seconds, then answers
   /stream?n=N&delay=F    N chunks, F seconds apart, with X-Accel-Buffering: no
   /sse?n=N&delay=F       text/event-stream, N events
+  /events/...?until=P    text/event-stream: one event, then waits (up to 20 s) for file P to exist, then a last event
+  /api/upload            same as /echo (the upload route of the example configs)
   /status/N              answers with status N
   /accel?path=P          X-Accel-Redirect to P
   /page?size=N           N bytes of text/html (compressible), with a strong ETag
@@ -78,7 +80,7 @@ def app(environ, start_response):
 def _route(path, query, environ, start_response):
     if path == "/hello":
         return _json(start_response, {"hello": "world"})
-    if path == "/echo":
+    if path in ("/echo", "/api/upload"):
         body = environ["wsgi.input"].read()
         return _json(start_response, {
             "length": len(body),
@@ -108,6 +110,9 @@ def _route(path, query, environ, start_response):
         headers = [("Content-Type", "text/event-stream")] if path == "/sse" else [("Content-Type", "text/plain"), ("X-Accel-Buffering", "no")]
         start_response("200 OK", headers)
         return _slow(n, delay, path == "/sse")
+    if path.startswith("/events/"):
+        start_response("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
+        return _until(query.get("until", [""])[0])
     if path.startswith("/status/"):
         code = int(path.rsplit("/", 1)[1])
         if code in (204, 304):
@@ -154,3 +159,12 @@ def _slow(n, delay, sse):
     for i in range(n):
         yield (f"data: event {i}\n\n" if sse else f"chunk {i}\n").encode()
         time.sleep(delay)
+
+
+def _until(signal):
+    """Streams one event, then holds the response open until the test says so: proof of streaming without timing."""
+    yield b"data: first\n\n"
+    deadline = time.time() + 20
+    while signal and not os.path.exists(signal) and time.time() < deadline:
+        time.sleep(0.05)
+    yield b"data: last\n\n"

@@ -1,0 +1,82 @@
+using System.Net;
+using Sidecar.Hosting;
+using Sidecar.Tests.Infrastructure;
+
+namespace Sidecar.Tests.Configuration;
+
+/// <summary>Each broken config is refused with the exact words the user sees, the same in every place they see them.</summary>
+public sealed class BrokenConfigTests
+{
+    public static TheoryData<BrokenConfigs.Case> Cases() => new(BrokenConfigs.All);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void CheckConfigNamesEveryProblemAndFails(BrokenConfigs.Case broken)
+    {
+        using var volume = new KubeletVolume();
+        volume.Write("sidecar.json", broken.Content);
+        var path = volume.PathOf("sidecar.json");
+        var output = new StringWriter();
+        var errors = new StringWriter();
+
+        var exit = CheckConfigCommand.Run([CheckConfigCommand.Flag, path], _ => null, output, errors);
+
+        Assert.Equal(1, exit);
+        Assert.Equal("", output.ToString());
+        Assert.Equal(Expected(path, broken), errors.ToString());
+    }
+
+    [Fact]
+    public async Task TheRealBinaryExitsNonZeroWithTheSameText()
+    {
+        using var volume = new KubeletVolume();
+        foreach (var broken in new[] { BrokenConfigs.All[2], BrokenConfigs.All[^1] })
+        {
+            volume.Write("sidecar.json", broken.Content);
+            var path = volume.PathOf("sidecar.json");
+            await using var process = new ExternalProcess("dotnet", [TestPaths.SidecarDll, CheckConfigCommand.Flag, path]);
+            Assert.True(await process.WaitForExitAsync(TimeSpan.FromSeconds(30)), process.Output);
+            Assert.Equal(1, process.ExitCode);
+            Assert.Equal(Expected(path, broken), process.Output);
+        }
+
+        volume.Write("sidecar.json", ConfigText.Versioned("v1"));
+        await using var good = new ExternalProcess("dotnet", [TestPaths.SidecarDll, CheckConfigCommand.Flag, volume.PathOf("sidecar.json")]);
+        Assert.True(await good.WaitForExitAsync(TimeSpan.FromSeconds(30)), good.Output);
+        Assert.Equal(0, good.ExitCode);
+        Assert.StartsWith($"configuration OK: {volume.PathOf("sidecar.json")} (1 routes, 1 clusters, hash ", good.Output);
+    }
+
+    /// <summary>A running sidecar given each broken config logs the same problems, keeps the last good config and keeps serving.</summary>
+    [Fact]
+    public async Task ARejectedReloadLogsTheSameProblemsAndKeepsServing()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        using var volume = new KubeletVolume();
+        volume.Write("sidecar.json", ConfigText.Versioned("good"));
+        var path = volume.PathOf("sidecar.json");
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_CONFIG"] = path,
+            ["SIDECAR_CONFIG_POLL_INTERVAL"] = "50ms",
+            ["SIDECAR_ACCESS_LOG"] = "off",
+        });
+        using var client = new HttpClient { BaseAddress = sidecar.Address };
+
+        foreach (var broken in BrokenConfigs.All)
+        {
+            volume.Write("sidecar.json", broken.Content);
+            var logged = $"Config reload rejected, keeping config ";
+            var reasons = $"in force: {path}: {string.Join(" | ", broken.Problems)}";
+            await ConfigText.EventuallyAsync(() => sidecar.Output.Split('\n').Any(l => l.Contains(logged) && l.TrimEnd().EndsWith(reasons, StringComparison.Ordinal)),
+                $"the rejection of '{broken.Name}' logged as '{reasons}'", detail: () => $"; output:\n{sidecar.Output}");
+
+            var response = await client.GetAsync("/hello");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("good", response.Headers.GetValues("X-Config").Single());
+        }
+    }
+
+    private static string Expected(string path, BrokenConfigs.Case broken) =>
+        $"configuration invalid: {path}\n" + string.Concat(broken.Problems.Select(p => $"  - {p}\n"));
+}

@@ -1,0 +1,145 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Sidecar.Configuration;
+using Sidecar.Tests.Infrastructure;
+
+namespace Sidecar.Tests.Configuration;
+
+/// <summary>Hot reload from a ConfigMap volume and from a plainly edited file, against real gunicorn.</summary>
+public sealed class HotReloadTests
+{
+    [Fact]
+    public async Task AKubeletSymlinkSwapChangesRoutingWithinSeconds()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        using var volume = new KubeletVolume();
+        volume.Write("sidecar.json", ConfigText.Versioned("v1"));
+        var firstPayload = volume.CurrentPayloadDirectory!;
+        // The default poll interval: this is the delay a user gets.
+        using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_CONFIG"] = volume.PathOf("sidecar.json") });
+        var status = sidecar.Services.GetRequiredService<ConfigReloadStatus>();
+        using var client = sidecar.Client();
+        Assert.Equal("v1", (await client.GetAsync("/hello")).Headers.GetValues("X-Config").Single());
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/moved/hello")).StatusCode); // the app has no /moved/hello
+
+        // v2 adds a route that strips /moved, so /moved/hello reaches the app's /hello only once v2 is in force.
+        volume.Write("sidecar.json", ConfigText.Versioned("v2", """
+            "moved": {
+              "ClusterId": "upstream",
+              "Match": { "Path": "/moved/{**rest}" },
+              "Transforms": [ { "PathRemovePrefix": "/moved" }, { "ResponseHeader": "X-Config", "Set": "v2-moved" } ]
+            },
+            """));
+        Assert.False(Directory.Exists(firstPayload), "the writer removes the old payload directory, as the kubelet does");
+        var took = await ConfigText.EventuallyAsync(async () =>
+        {
+            var response = await client.GetAsync("/moved/hello");
+            return response.StatusCode == HttpStatusCode.OK && response.Headers.GetValues("X-Config").Single() == "v2-moved";
+        }, "the v2 route /moved/ in force");
+        Assert.True(took < TimeSpan.FromSeconds(10), $"took {took}");
+        Assert.Equal("v2", (await client.GetAsync("/hello")).Headers.GetValues("X-Config").Single());
+        Assert.Equal(1, status.Applied);
+        Assert.Equal(0, status.Rejected);
+
+        // A broken payload swapped in the same way is refused; v2 stays.
+        volume.Write("sidecar.json", "{ \"ReverseProxy\": { \"Routes\": { } } }");
+        await ConfigText.EventuallyAsync(() => status.Rejected == 1, "the empty routing table rejected");
+        Assert.Equal("v2-moved", (await client.GetAsync("/moved/hello")).Headers.GetValues("X-Config").Single());
+        Assert.Equal(1, status.Applied);
+    }
+
+    [Fact]
+    public async Task PlainEditsInPlaceAreSeenAndAHalfWrittenFileIsRejected()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        var directory = Directory.CreateTempSubdirectory("sidecar-edit-").FullName;
+        try
+        {
+            var path = Path.Combine(directory, "sidecar.json");
+            await File.WriteAllTextAsync(path, ConfigText.Versioned("v1"));
+            using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string>
+            {
+                ["SIDECAR_CONFIG"] = path,
+                ["SIDECAR_CONFIG_POLL_INTERVAL"] = "100ms",
+            });
+            var status = sidecar.Services.GetRequiredService<ConfigReloadStatus>();
+            var reloader = sidecar.Services.GetRequiredService<ConfigReloader>();
+            using var client = sidecar.Client();
+
+            // An editor or a copy caught halfway: the file in place holds only the first part of v2.
+            var v2 = ConfigText.Versioned("v2");
+            await using (var stream = new FileStream(path, FileMode.Open, FileAccess.Write))
+            {
+                stream.SetLength(0);
+                await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(v2[..(v2.Length / 2)]));
+            }
+
+            await ConfigText.EventuallyAsync(() => status.Rejected == 1, "the half-written file rejected");
+            Assert.Equal("v1", (await client.GetAsync("/hello")).Headers.GetValues("X-Config").Single());
+
+            await File.WriteAllTextAsync(path, v2);
+            await ConfigText.EventuallyAsync(() => status.Applied == 1, "the completed file applied");
+            Assert.Equal("v2", (await client.GetAsync("/hello")).Headers.GetValues("X-Config").Single());
+            Assert.Equal(ConfigReloader.Outcome.Unchanged, await reloader.CheckAsync());
+
+            // A deleted file is not a request to fall back to defaults.
+            File.Delete(path);
+            await ConfigText.EventuallyAsync(() => status.Rejected == 2, "the missing file rejected");
+            Assert.Equal("v2", (await client.GetAsync("/hello")).Headers.GetValues("X-Config").Single());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task RestartOnlySettingsKeepTheirRunningValuesWhileTheRestIsApplied()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        using var volume = new KubeletVolume();
+        volume.Write("sidecar.json", """{ "Sidecar": { "MaxBodySize": "1m", "MaxHeaderCount": "100" } }""");
+        using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_CONFIG"] = volume.PathOf("sidecar.json"),
+            ["SIDECAR_CONFIG_POLL_INTERVAL"] = "100ms",
+        });
+        var status = sidecar.Services.GetRequiredService<ConfigReloadStatus>();
+        var holder = sidecar.Services.GetRequiredService<ConfigHolder>();
+        using var client = sidecar.Client();
+        var twoMegabytes = new byte[2 << 20];
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await client.PostAsync("/echo", new ByteArrayContent(twoMegabytes))).StatusCode);
+
+        volume.Write("sidecar.json", """{ "Sidecar": { "MaxBodySize": "4m", "MaxHeaderCount": "50" } }""");
+        await ConfigText.EventuallyAsync(() => status.Applied == 1, "the new config applied");
+
+        Assert.Equal(1, status.RestartRequired);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/echo", new ByteArrayContent(twoMegabytes))).StatusCode);
+        Assert.Equal(4L << 20, holder.Settings.MaxBodySize);
+        Assert.Equal(100, holder.Settings.MaxHeaderCount);
+    }
+
+    [Fact]
+    public async Task ARouteUpstreamTimeoutAppliesToThatRouteOnly()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 2);
+        using var volume = new KubeletVolume();
+        volume.Write("sidecar.json", """
+            {
+              "ReverseProxy": {
+                "Routes": {
+                  "impatient": { "ClusterId": "upstream", "Match": { "Path": "/impatient/{**rest}" },
+                                 "Transforms": [ { "PathRemovePrefix": "/impatient" } ],
+                                 "Metadata": { "Sidecar.UpstreamTimeout": "300ms" } },
+                  "app": { "ClusterId": "upstream", "Match": { "Path": "/{**catch-all}" } }
+                }
+              }
+            }
+            """);
+        using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_CONFIG"] = volume.PathOf("sidecar.json") });
+        using var client = sidecar.Client();
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, (await client.GetAsync("/impatient/sleep?s=1.5")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/sleep?s=1.5")).StatusCode);
+    }
+}
