@@ -13,6 +13,7 @@ public static class ReloadScope
     public static IReadOnlySet<string> Live { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
         "Upstream", "UpstreamTimeout", "MaxBodySize",
+        "UpstreamConcurrency", "QueueTimeout", "QueueLength", "QueueReadiness", "RequestStartHeader",
         "RequestBuffering", "RequestBufferMemory", "ResponseBuffering", "ResponseBufferMemory", "ResponseBufferMaxFile",
         "TrustedNetworks", "RequestIdHeader", "AccessLog", "ConfigPollInterval",
     };

@@ -37,10 +37,8 @@ public sealed class ExampleConfigTests
     [Fact]
     public async Task TheUploadRouteTakes200MegabytesWhileTheRestKeeps10()
     {
-        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
-        using var example = Example.Load("uploads.json");
-        using var sidecar = new SidecarFactory(gunicorn.Address, example.Settings);
-        using var client = sidecar.Client();
+        await using var run = await Run.StartAsync("uploads.json");
+        var (gunicorn, client) = (run.Gunicorn, run.Client);
         var body = new byte[25 << 20];
         Random.Shared.NextBytes(body);
 
@@ -64,11 +62,9 @@ public sealed class ExampleConfigTests
     [Fact]
     public async Task ServerSentEventsArriveWhileTheStreamIsOpen()
     {
-        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
-        using var example = Example.Load("server-sent-events.json");
-        using var sidecar = new SidecarFactory(gunicorn.Address, example.Settings);
-        using var client = sidecar.Client();
-        var signal = Path.Combine(example.Directory, "release-last-event");
+        await using var run = await Run.StartAsync("server-sent-events.json");
+        var client = run.Client;
+        var signal = Path.Combine(run.Example.Directory, "release-last-event");
 
         using var response = await client.GetAsync($"/events/feed?until={Uri.EscapeDataString(signal)}", HttpCompletionOption.ResponseHeadersRead);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
@@ -94,6 +90,39 @@ public sealed class ExampleConfigTests
         while (!result.EndOfMessage);
 
         return Encoding.UTF8.GetString(message.ToArray());
+    }
+
+    /// <summary>gunicorn and a sidecar running an example that needs nothing else.</summary>
+    private sealed class Run : IAsyncDisposable
+    {
+        private Run(Gunicorn gunicorn, Example example, SidecarFactory sidecar)
+        {
+            (Gunicorn, Example, Sidecar) = (gunicorn, example, sidecar);
+            Client = sidecar.Client();
+        }
+
+        public Gunicorn Gunicorn { get; }
+
+        public Example Example { get; }
+
+        public SidecarFactory Sidecar { get; }
+
+        public HttpClient Client { get; }
+
+        public static async Task<Run> StartAsync(string name)
+        {
+            var gunicorn = await Gunicorn.StartAsync(workers: 1);
+            var example = Example.Load(name);
+            return new Run(gunicorn, example, new SidecarFactory(gunicorn.Address, example.Settings));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Client.Dispose();
+            await Sidecar.DisposeAsync();
+            Example.Dispose();
+            await Gunicorn.DisposeAsync();
+        }
     }
 
     /// <summary>An example config copied to a temp directory with its destinations pointed at the test's servers.</summary>

@@ -143,25 +143,16 @@ public static class SchemaGenerator
                 json.WriteEndArray();
                 break;
             case Kind.Duration:
-                Types(json, "string", "number");
-                json.WriteNumber("minimum", 0);
-                json.WriteString("pattern", "^\\s*([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([mM][sS]|[sSmMhH])?\\s*$");
+                Number(json, "number", 0, null, "^\\s*([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([mM][sS]|[sSmMhH])?\\s*$");
                 break;
             case Kind.Size:
-                Types(json, "string", "integer");
-                json.WriteNumber("minimum", 0);
-                json.WriteString("pattern", "^\\s*[0-9]+[kKmMgG]?\\s*$");
+                Number(json, "integer", 0, null, "^\\s*[0-9]+[kKmMgG]?\\s*$");
                 break;
             case Kind.Port:
-                Types(json, "string", "integer");
-                json.WriteNumber("minimum", 1);
-                json.WriteNumber("maximum", 65535);
-                json.WriteString("pattern", "^\\s*[0-9]{1,5}\\s*$");
+                Number(json, "integer", 1, 65535, "^\\s*[0-9]{1,5}\\s*$");
                 break;
             case Kind.Count:
-                Types(json, "string", "integer");
-                json.WriteNumber("minimum", 0);
-                json.WriteString("pattern", "^\\s*[0-9]+\\s*$");
+                Number(json, "integer", 0, null, "^\\s*[0-9]+\\s*$");
                 break;
             case Kind.Url:
                 json.WriteString("type", "string");
@@ -177,6 +168,15 @@ public static class SchemaGenerator
                 json.WriteString("type", "string");
                 break;
         }
+    }
+
+    /// <summary>A number written bare or as text (the loader reads both), the text form checked by a pattern.</summary>
+    private static void Number(Utf8JsonWriter json, string type, int minimum, int? maximum, string pattern)
+    {
+        Types(json, "string", type);
+        json.WriteNumber("minimum", minimum);
+        if (maximum is { } max) json.WriteNumber("maximum", max);
+        json.WriteString("pattern", pattern);
     }
 
     private static void Types(Utf8JsonWriter json, params string[] types)
