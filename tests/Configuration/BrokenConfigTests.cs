@@ -1,5 +1,8 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Sidecar.Configuration;
 using Sidecar.Hosting;
+using Yarp.ReverseProxy.Configuration;
 using Sidecar.Tests.Infrastructure;
 
 namespace Sidecar.Tests.Configuration;
@@ -74,6 +77,41 @@ public sealed class BrokenConfigTests
             var response = await client.GetAsync("/hello");
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("good", response.Headers.GetValues("X-Config").Single());
+        }
+    }
+
+    /// <summary>
+    /// --check-config and start-up build YARP's validator in a container of their own; a reload uses the running
+    /// host's. Both must judge every config alike, or a file could pass the check and fail the reload.
+    /// </summary>
+    [Fact]
+    public async Task TheRunningHostJudgesEveryConfigLikeCheckConfig()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        using var sidecar = new SidecarFactory(gunicorn.Address);
+        var host = new ConfigValidation(sidecar.Services.GetRequiredService<IConfigValidator>());
+        var standalone = ConfigValidation.Standalone();
+        var cases = BrokenConfigs.All.Select(c => c.Content).Append(ConfigText.Versioned("good"));
+        foreach (var content in cases.Concat(ExampleFiles()))
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(content);
+            Assert.Equal(await ProblemsAsync(standalone, bytes), await ProblemsAsync(host, bytes));
+        }
+    }
+
+    private static IEnumerable<string> ExampleFiles() =>
+        Directory.GetFiles(Path.Combine(TestPaths.RepositoryRoot, "deploy", "examples"), "*.json").Select(File.ReadAllText);
+
+    private static async Task<string> ProblemsAsync(ConfigValidation validation, byte[] content)
+    {
+        try
+        {
+            var config = await validation.ParseAsync(content, "sidecar.json", _ => null);
+            return "valid " + config.Hash;
+        }
+        catch (ConfigException e)
+        {
+            return string.Join("\n", e.Problems);
         }
     }
 

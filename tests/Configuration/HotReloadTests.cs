@@ -119,6 +119,83 @@ public sealed class HotReloadTests
         Assert.Equal(100, holder.Settings.MaxHeaderCount);
     }
 
+    /// <summary>A request keeps the config it started under: an upload and a stream in flight across a reload that would refuse them.</summary>
+    [Fact]
+    public async Task RequestsInFlightFinishUnderTheConfigTheyStartedWith()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 2);
+        using var volume = new KubeletVolume();
+        const string generous = """
+            "upload": { "ClusterId": "upstream", "Match": { "Path": "/echo" }, "Metadata": { "Sidecar.MaxBodySize": "8m" },
+                        "Transforms": [ { "ResponseHeader": "X-Config", "Set": "v1" } ] },
+            "events": { "ClusterId": "upstream", "Match": { "Path": "/events/{**rest}" }, "Metadata": { "Sidecar.ResponseBuffering": "off" },
+                        "Transforms": [ { "ResponseHeader": "X-Config", "Set": "v1" } ] },
+            """;
+        volume.Write("sidecar.json", ConfigText.Versioned("v1", generous));
+        using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_CONFIG"] = volume.PathOf("sidecar.json"),
+            ["SIDECAR_CONFIG_POLL_INTERVAL"] = "100ms",
+            ["SIDECAR_MAX_BODY_SIZE"] = "1m",
+        });
+        var status = sidecar.Services.GetRequiredService<ConfigReloadStatus>();
+        using var client = sidecar.Client();
+        var signal = Path.Combine(volume.Directory, "release");
+
+        // A stream and a 4 MB upload, both half done.
+        using var stream = await client.GetAsync($"/events/x?until={Uri.EscapeDataString(signal)}", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync());
+        Assert.Equal("data: first", await reader.ReadLineAsync());
+        var upload = new GatedContent(4 << 20);
+        var uploading = client.PostAsync("/echo", upload);
+        await upload.HalfSent.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // v2 drops both routes: /echo falls back to the 1 MB default, /events/ to response buffering.
+        volume.Write("sidecar.json", ConfigText.Versioned("v2"));
+        await ConfigText.EventuallyAsync(() => status.Applied == 1, "v2 applied");
+        using var tooLarge = new HttpRequestMessage(HttpMethod.Post, "/echo") { Content = new ByteArrayContent(new byte[2 << 20]) };
+        tooLarge.Headers.ExpectContinue = true;
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await client.SendAsync(tooLarge)).StatusCode);
+
+        upload.Release();
+        var uploaded = await uploading;
+        Assert.Equal(HttpStatusCode.OK, uploaded.StatusCode);
+        Assert.Contains($"\"length\": {4 << 20}", await uploaded.Content.ReadAsStringAsync());
+        Assert.Equal("v1", uploaded.Headers.GetValues("X-Config").Single());
+
+        await File.WriteAllTextAsync(signal, "");
+        Assert.Equal("", await reader.ReadLineAsync());
+        Assert.Equal("data: last", await reader.ReadLineAsync());
+        Assert.Equal("v1", stream.Headers.GetValues("X-Config").Single());
+    }
+
+    /// <summary>A request body sent in two halves, the second only when the test says so.</summary>
+    private sealed class GatedContent(int length) : HttpContent
+    {
+        private readonly TaskCompletionSource _halfSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task HalfSent => _halfSent.Task;
+
+        public void Release() => _release.TrySetResult();
+
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            var half = new byte[length / 2];
+            await stream.WriteAsync(half);
+            await stream.FlushAsync();
+            _halfSent.TrySetResult();
+            await _release.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await stream.WriteAsync(half);
+        }
+
+        protected override bool TryComputeLength(out long size)
+        {
+            size = length / 2 * 2;
+            return true;
+        }
+    }
+
     [Fact]
     public async Task ARouteUpstreamTimeoutAppliesToThatRouteOnly()
     {

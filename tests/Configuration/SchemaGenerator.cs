@@ -13,7 +13,7 @@ public static class SchemaGenerator
     /// <summary>YARP's own schema for its section, pinned to the YARP version the sidecar is built with.</summary>
     public const string YarpSchemaFile = "src/ReverseProxy/ConfigurationSchema.json";
 
-    public enum Kind { Text, Switch, Duration, Size, Port, Count, Url, Networks }
+    public enum Kind { Text, Switch, Duration, Size, Port, Count, Url, Networks, Json }
 
     public static string YarpSchemaUrl(string yarpVersion) =>
         $"https://raw.githubusercontent.com/dotnet/reverse-proxy/v{yarpVersion}/{YarpSchemaFile}#/properties/ReverseProxy";
@@ -41,6 +41,7 @@ public static class SchemaGenerator
             _ when Accepts("1k") && !Accepts("1500ms") => Kind.Size,
             _ when Accepts("http://127.0.0.1:1") => Kind.Url,
             _ when Accepts("10.0.0.0/8,::1/128") => Kind.Networks,
+            _ when Accepts("[]") => Kind.Json,
             _ when Accepts("8080") && !Accepts("70000") => Kind.Port,
             _ when Accepts("7") && !Accepts("7k") => Kind.Count,
             _ => Kind.Text,
@@ -163,6 +164,10 @@ public static class SchemaGenerator
                 json.WriteStartObject("items");
                 json.WriteString("type", "string");
                 json.WriteEndObject();
+                break;
+            case Kind.Json:
+                // A structured value: JSON in the file, the same JSON as text in the environment variable.
+                Types(json, "array", "object", "string");
                 break;
             default:
                 json.WriteString("type", "string");
