@@ -16,6 +16,7 @@ public static class ReloadScope
         "UpstreamConcurrency", "QueueTimeout", "QueueLength", "QueueReadiness", "RequestStartHeader",
         "RequestBuffering", "RequestBufferMemory", "ResponseBuffering", "ResponseBufferMemory", "ResponseBufferMaxFile",
         "TrustedNetworks", "RequestIdHeader", "AccessLog", "ConfigPollInterval",
+        "DynamicCompression", "DynamicCompressionMinSize",
     };
 
     public static bool IsLive(string key) => Live.Contains(key);

@@ -12,6 +12,34 @@ namespace Sidecar.Tests.Configuration;
 public sealed class ExampleConfigTests
 {
     [Fact]
+    public async Task StaticFilesComeFromDiskAndEverythingElseFromGunicorn()
+    {
+        var staticRoot = Directory.CreateTempSubdirectory("sidecar-collectstatic-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(staticRoot, "css"));
+            await File.WriteAllTextAsync(Path.Combine(staticRoot, "css", "site.css"), "body { color: #123456; }\n");
+            await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+            using var example = Example.Load("gunicorn-static.json", ("/app/staticfiles", staticRoot));
+            using var sidecar = new SidecarFactory(gunicorn.Address, example.Settings);
+            using var client = sidecar.Client();
+
+            var seen = gunicorn.Seen();
+            var css = await client.GetAsync("/static/css/site.css");
+            Assert.Equal(HttpStatusCode.OK, css.StatusCode);
+            Assert.Equal("body { color: #123456; }\n", await css.Content.ReadAsStringAsync());
+            Assert.Equal(seen, gunicorn.Seen());
+
+            Assert.Equal("{\"hello\": \"world\"}", await client.GetStringAsync("/hello"));
+            Assert.Equal(seen + 1, gunicorn.Seen());
+        }
+        finally
+        {
+            Directory.Delete(staticRoot, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task WebSocketsReachUvicornThroughTheWsRoute()
     {
         await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
