@@ -84,7 +84,7 @@ public sealed class ConfigDocsTests
         Assert.True(section.TryGetProperty("Routes", out _) && section.TryGetProperty("Clusters", out _));
     }
 
-    /// <summary>A real JSON Schema validator accepts every example and rejects what the sidecar rejects.</summary>
+    /// <summary>A real JSON Schema validator accepts every example and shipped config, and rejects what the sidecar rejects.</summary>
     [Fact]
     public async Task AJsonSchemaValidatorAcceptsTheExamplesAndCatchesMistakes()
     {
@@ -105,7 +105,9 @@ public sealed class ConfigDocsTests
 
             var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
                 ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-            var examples = ExampleNames.Select(name => Path.Combine(Root, "deploy", "examples", name)).ToList();
+            // The examples, and every sidecar.json the deploy tree ships in a ConfigMap.
+            var examples = ExampleNames.Select(name => Path.Combine(Root, "deploy", "examples", name))
+                .Concat(Directory.GetFiles(Path.Combine(Root, "deploy"), "sidecar.json", SearchOption.AllDirectories)).ToList();
             await using var python = new ExternalProcess("/usr/bin/python3",
             [
                 Path.Combine(Root, "tests", "Configuration", "validate_schema.py"), SchemaPath,
