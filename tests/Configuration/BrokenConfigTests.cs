@@ -78,6 +78,12 @@ public sealed class BrokenConfigTests
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("good", response.Headers.GetValues("X-Config").Single());
         }
+
+        // What an alert would watch: every rejection counted, nothing applied, the good config's hash still in force.
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
+        var metrics = await admin.GetStringAsync("/metrics");
+        Assert.Contains($"sidecar_config_reloads_total{{result=\"rejected\"}} {BrokenConfigs.All.Count}", metrics);
+        Assert.DoesNotContain("sidecar_config_reloads_total{result=\"applied\"} 1", metrics);
     }
 
     /// <summary>
