@@ -147,7 +147,10 @@ public abstract class CollectstaticFixture : IDisposable
         System.IO.Directory.CreateDirectory(Path.Combine(StaticRoot, ".git"));
         File.WriteAllText(Path.Combine(StaticRoot, ".git", "config"), Secret);
         File.CreateSymbolicLink(Path.Combine(StaticRoot, "escape.txt"), Path.Combine(Directory, "secret.txt"));
-        System.IO.Directory.CreateSymbolicLink(Path.Combine(StaticRoot, "up"), Directory);
+        // Not a link to an ancestor: WhiteNoise (which follows links) would recurse forever in the differential test.
+        var outside = System.IO.Directory.CreateDirectory(Path.Combine(Directory, "outside")).FullName;
+        File.WriteAllText(Path.Combine(outside, "secret.txt"), Secret);
+        System.IO.Directory.CreateSymbolicLink(Path.Combine(StaticRoot, "up"), outside);
         // A link that stays inside the root is fine, and must be served.
         File.CreateSymbolicLink(Path.Combine(StaticRoot, "alias.txt"), Path.Combine(StaticRoot, "tiny.txt"));
     }

@@ -8,7 +8,7 @@ using static Sidecar.Tests.StaticFiles.StaticHttp;
 namespace Sidecar.Tests.StaticFiles;
 
 /// <summary>The sidecar serving real collectstatic output written by WhiteNoise's CompressedManifestStaticFilesStorage.</summary>
-public sealed class CompressedCollectstaticTests(CompressedStatic fixture) : IClassFixture<CompressedStatic>
+public sealed partial class CompressedCollectstaticTests(CompressedStatic fixture) : IClassFixture<CompressedStatic>
 {
     private const string Immutable = "public, max-age=31536000, immutable";
     private const string Short = "public, max-age=60";

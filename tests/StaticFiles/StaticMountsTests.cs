@@ -1,0 +1,185 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Sidecar.Configuration;
+using Sidecar.Tests.Infrastructure;
+using static Sidecar.Tests.StaticFiles.StaticHttp;
+
+namespace Sidecar.Tests.StaticFiles;
+
+/// <summary>Mounts beyond STATIC_ROOT: configuration errors, root files, fall-through, watching, and trees that try to trick the scanner.</summary>
+public sealed class StaticMountsTests : IDisposable
+{
+    private static readonly Uri ClosedUpstream = new("http://127.0.0.1:1");
+    private readonly string _directory = Directory.CreateTempSubdirectory("sidecar-mounts-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Theory]
+    [InlineData("{\"Url\": \"/media/\"}", "Sidecar.StaticMounts: not a JSON array")]
+    [InlineData("[{\"Url\": \"/media/\"}]", "Sidecar.StaticMounts: [0].Root: missing")]
+    [InlineData("[{\"Url\": \"media\", \"Root\": \"/x\"}]", "Sidecar.StaticMounts: [0].Url: 'media' is not a URL prefix")]
+    [InlineData("[{\"Url\": \"/a/../b/\", \"Root\": \"/x\"}]", "Sidecar.StaticMounts: [0].Url:")]
+    [InlineData("[{\"Url\": \"/a/\", \"Root\": \"/x\", \"Wacth\": true}]", "Sidecar.StaticMounts: not a JSON array of mounts at $[0].Wacth")]
+    [InlineData("[{\"Url\": \"/a/\", \"Root\": \"/x\", \"Watch\": \"yes\"}]", "Sidecar.StaticMounts: not a JSON array of mounts at $[0].Watch")]
+    [InlineData("[{\"Url\": \"/a/\", \"Root\": \"/x\", \"WatchInterval\": \"soon\"}]", "Sidecar.StaticMounts: [0].WatchInterval: 'soon' is not a duration")]
+    [InlineData("[{\"Url\": \"/a/\", \"Root\": \"/x\"}, {\"Url\": \"/a/\", \"Root\": \"/y\"}]", "Sidecar.StaticMounts: [1].Url: /a/ is already mounted")]
+    public void BadMountsAreConfigErrorsNamingTheKeyAndEntry(string mounts, string expected)
+    {
+        var file = Encoding.UTF8.GetBytes("{\"Sidecar\": {\"StaticMounts\": " + mounts + "}}");
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(file, "/etc/sidecar/sidecar.json", _ => null));
+        Assert.Contains(error.Problems, p => p.StartsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void MountsFromTheEnvironmentAreTheSameJson()
+    {
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(null, null, name => name == "SIDECAR_STATIC_MOUNTS" ? "[{\"Url\": \"/m/\"" : null));
+        Assert.Contains(error.Problems, p => p.StartsWith("SIDECAR_STATIC_MOUNTS: not a JSON array", StringComparison.Ordinal));
+        var config = ConfigLoader.Parse(null, null, name => name == "SIDECAR_STATIC_MOUNTS" ? "[{\"url\": \"/m/\", \"root\": \"/srv/m\", \"watch\": true, \"watchInterval\": \"2s\"}]" : null);
+        var mount = Assert.Single(config.Settings.StaticMounts);
+        Assert.Equal(("m", "/m/", "/srv/m", true, TimeSpan.FromSeconds(2)), (mount.Name, mount.Url, mount.Root, mount.Watch, mount.WatchPeriod));
+    }
+
+    [Fact]
+    public void BadStaticUrlIsAConfigError()
+    {
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(null, null, name => name == "SIDECAR_STATIC_URL" ? "/static" : null));
+        Assert.Contains(error.Problems, p => p.StartsWith("SIDECAR_STATIC_URL: '/static' is not a URL prefix", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task RootFilesAreServedAtSlashAndEverythingElseGoesToTheApp()
+    {
+        var root = Write("public/robots.txt", "User-agent: *\nDisallow:\n");
+        Write("public/favicon.ico", new string('\u0001', 300));
+        using var sidecar = new SidecarFactory(ClosedUpstream, new Dictionary<string, string> { ["SIDECAR_STATIC_ROOT_FILES"] = Path.GetDirectoryName(root)! });
+        using var client = sidecar.Client();
+        using var robots = await client.SendAsync(Get("/robots.txt"));
+        Assert.Equal(HttpStatusCode.OK, robots.StatusCode);
+        Assert.Equal("text/plain; charset=utf-8", Header(robots, "Content-Type"));
+        Assert.Equal("public, max-age=60", Header(robots, "Cache-Control"));
+        using var icon = await client.SendAsync(Get("/favicon.ico"));
+        Assert.Equal("image/x-icon", Header(icon, "Content-Type"));
+        // The upstream is a closed port, so 502 proves the request went on to the app.
+        using var other = await client.SendAsync(Get("/robots.txt.bak"));
+        Assert.Equal(HttpStatusCode.BadGateway, other.StatusCode);
+    }
+
+    [Fact]
+    public async Task FallThroughSendsMissesToTheApp()
+    {
+        var file = Write("static/app.css", "body {}");
+        using var sidecar = new SidecarFactory(ClosedUpstream, new Dictionary<string, string>
+        {
+            ["SIDECAR_STATIC_ROOT"] = Path.GetDirectoryName(file)!,
+            ["SIDECAR_STATIC_FALL_THROUGH"] = "on",
+            ["SIDECAR_STATIC_COMPRESS"] = "off",
+        });
+        using var client = sidecar.Client();
+        using var hit = await client.SendAsync(Get("/static/app.css"));
+        Assert.Equal(HttpStatusCode.OK, hit.StatusCode);
+        using var miss = await client.SendAsync(Get("/static/missing.css"));
+        Assert.Equal(HttpStatusCode.BadGateway, miss.StatusCode);
+    }
+
+    [Fact]
+    public async Task AManifestHashThatDoesNotMatchTheContentIsNotCachedForever()
+    {
+        var good = "body { color: red; }\n";
+        var goodHash = Convert.ToHexStringLower(MD5.HashData(Encoding.UTF8.GetBytes(good)))[..12];
+        var root = Path.GetDirectoryName(Write("s/staticfiles.json",
+            $$"""{"paths": {"a.css": "a.{{goodHash}}.css", "b.css": "b.0123456789ab.css"}, "version": "1.0"}"""))!;
+        Write($"s/a.{goodHash}.css", good);
+        Write("s/b.0123456789ab.css", "body { color: blue; }\n");
+        using var sidecar = new SidecarFactory(ClosedUpstream, new Dictionary<string, string> { ["SIDECAR_STATIC_ROOT"] = root, ["SIDECAR_STATIC_COMPRESS"] = "off" });
+        using var client = sidecar.Client();
+        using var verified = await client.SendAsync(Get($"/static/a.{goodHash}.css"));
+        Assert.Equal("public, max-age=31536000, immutable", Header(verified, "Cache-Control"));
+        using var forged = await client.SendAsync(Get("/static/b.0123456789ab.css"));
+        Assert.Equal(HttpStatusCode.OK, forged.StatusCode);
+        Assert.Equal("public, max-age=60", Header(forged, "Cache-Control"));
+    }
+
+    [Fact]
+    public async Task AWatchedMountPicksUpNewChangedAndRemovedFiles()
+    {
+        var first = Write("media/first.txt", "one");
+        var root = Path.GetDirectoryName(first)!;
+        var mounts = $$"""[{"Url": "/media/", "Root": "{{root}}", "Watch": true, "WatchInterval": "200ms", "CacheControl": "public, max-age=300"}]""";
+        using var sidecar = new SidecarFactory(ClosedUpstream, new Dictionary<string, string>
+        {
+            ["SIDECAR_STATIC_MOUNTS"] = mounts,
+            ["SIDECAR_STATIC_COMPRESS_DIR"] = Path.Combine(_directory, "cache"),
+        });
+        using var client = sidecar.Client();
+        using (var response = await client.SendAsync(Get("/media/first.txt")))
+        {
+            Assert.Equal("one", await response.Content.ReadAsStringAsync());
+            Assert.Equal("public, max-age=300", Header(response, "Cache-Control"));
+        }
+
+        Write("media/second.txt", "two");
+        Assert.Equal("two", await EventuallyAsync(client, "/media/second.txt", body => body == "two"));
+        File.WriteAllText(first, "uno, changed");
+        Assert.Equal("uno, changed", await EventuallyAsync(client, "/media/first.txt", body => body == "uno, changed"));
+        File.Delete(first);
+        Assert.Equal("Not Found\n", await EventuallyAsync(client, "/media/first.txt", body => body == "Not Found\n"));
+    }
+
+    [Fact]
+    public async Task SymlinkLoopsAndEscapesDoNotTrapTheScanner()
+    {
+        var file = Write("tree/a/file.txt", "inside");
+        var root = Path.Combine(_directory, "tree");
+        Directory.CreateSymbolicLink(Path.Combine(root, "a", "loop"), Path.Combine(root, "a"));
+        Directory.CreateSymbolicLink(Path.Combine(root, "self"), root);
+        Directory.CreateSymbolicLink(Path.Combine(root, "etc"), "/etc");
+        File.CreateSymbolicLink(Path.Combine(root, "passwd"), "/etc/passwd");
+        File.CreateSymbolicLink(Path.Combine(root, "dangling"), Path.Combine(root, "nowhere"));
+        File.CreateSymbolicLink(Path.Combine(root, "relative.txt"), "a/file.txt");
+        using var sidecar = new SidecarFactory(ClosedUpstream, new Dictionary<string, string> { ["SIDECAR_STATIC_ROOT"] = root, ["SIDECAR_STATIC_COMPRESS"] = "off" });
+        using var client = sidecar.Client();
+        foreach (var path in new[] { "/static/a/file.txt", "/static/relative.txt" })
+        {
+            using var response = await client.SendAsync(Get(path));
+            Assert.Equal("inside", await response.Content.ReadAsStringAsync());
+        }
+
+        foreach (var path in new[] { "/static/etc/passwd", "/static/passwd", "/static/dangling", "/static/self/a/file.txt", "/static/a/loop/file.txt" })
+        {
+            using var response = await client.SendAsync(Get(path));
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        Assert.True(File.Exists(file));
+    }
+
+    private static async Task<string> EventuallyAsync(HttpClient client, string path, Func<string, bool> done)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        string body;
+        do
+        {
+            using var response = await client.SendAsync(Get(path));
+            body = await response.Content.ReadAsStringAsync();
+            if (done(body))
+            {
+                return body;
+            }
+
+            await Task.Delay(100);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        return body;
+    }
+
+    private string Write(string relative, string text)
+    {
+        var path = Path.Combine(_directory, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text);
+        return path;
+    }
+}
