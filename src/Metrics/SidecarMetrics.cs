@@ -48,12 +48,12 @@ internal static class SidecarMetrics
 
     public static readonly Counter ReceivedBytes = Metrics.CreateCounter(
         "sidecar_received_bytes_total",
-        "Request body bytes received from clients, by route.",
+        "Request body bytes received from clients, by route: bytes buffered, or Content-Length when the route does not buffer.",
         "route");
 
     public static readonly Counter SentBytes = Metrics.CreateCounter(
         "sidecar_sent_bytes_total",
-        "Response body bytes sent to clients, by route (the body length as produced; a client that went away may have received less).",
+        "Response body bytes sent to clients, by route: each body's length (the static file's, else Content-Length); streamed responses without a length are not counted, and a client that went away may have received less.",
         "route");
 
     public static readonly Counter SpooledToDisk = Metrics.CreateCounter(

@@ -98,19 +98,36 @@ public sealed partial class MonitoringFilesTests
         }
     }
 
-    /// <summary>Family names in the exposition of a sidecar that has served a request (labelled families appear with their first child).</summary>
+    /// <summary>
+    /// Family names in the exposition of a sidecar with a static mount and an admission limit that has served a
+    /// proxied and a static request (labelled families appear with their first child).
+    /// </summary>
     private static async Task<HashSet<string>> ExportedFamiliesAsync()
     {
         await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
-        using var sidecar = new SidecarFactory(gunicorn.Address);
-        using var client = sidecar.Client();
-        using var admin = sidecar.Client(admin: true);
-        (await client.GetAsync("/hello")).EnsureSuccessStatusCode();
-        var exposition = await admin.GetStringAsync("/metrics");
-        return exposition.Split('\n')
-            .Where(line => line.StartsWith("# TYPE "))
-            .Select(line => line.Split(' ')[2])
-            .ToHashSet();
+        var staticRoot = Directory.CreateTempSubdirectory("sidecar-static-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(staticRoot, "site.css"), string.Concat(Enumerable.Repeat("body { color: black; }\n", 200)));
+            using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string>
+            {
+                ["SIDECAR_STATIC_ROOT"] = staticRoot,
+                ["SIDECAR_UPSTREAM_CONCURRENCY"] = "1",
+            });
+            using var client = sidecar.Client();
+            using var admin = sidecar.Client(admin: true);
+            (await client.GetAsync("/hello")).EnsureSuccessStatusCode();
+            (await client.GetAsync("/static/site.css")).EnsureSuccessStatusCode();
+            var exposition = await admin.GetStringAsync("/metrics");
+            return exposition.Split('\n')
+                .Where(line => line.StartsWith("# TYPE "))
+                .Select(line => line.Split(' ')[2])
+                .ToHashSet();
+        }
+        finally
+        {
+            Directory.Delete(staticRoot, recursive: true);
+        }
     }
 
     [GeneratedRegex(@"\b(sidecar|process|dotnet|microsoft_aspnetcore|system_runtime)_[a-z0-9_]+\b")]

@@ -39,6 +39,7 @@ public sealed class PrometheusEndToEndTests
             ["SIDECAR_MIN_RESPONSE_RATE"] = "1m",
             ["SIDECAR_HEADER_TIMEOUT"] = "1s",
             ["SIDECAR_RATE_GRACE_PERIOD"] = "2s",
+            ["SIDECAR_SHUTDOWN_DELAY"] = "5s",
         });
         await Ports.WaitUntilListeningAsync(sidecar.Port, TimeSpan.FromSeconds(30), () => sidecar.Output);
         await using var prometheus = await PrometheusServer.StartAsync(sidecar.AdminAddress);
@@ -131,6 +132,10 @@ public sealed class PrometheusEndToEndTests
         Assert.Empty(await prometheus.QueryAsync("{__name__=~\"system_net_http_.*\"}"));
 
         await CheckExpositionWithPromtoolAsync(sidecar.AdminAddress);
+
+        // SIGTERM: while ShutdownDelay keeps the ports open, Prometheus sees the sidecar draining.
+        sidecar.Process.Signal(15);
+        Assert.Equal(1, await prometheus.WaitForValueAsync("sidecar_draining", 1, TimeSpan.FromSeconds(15)));
     }
 
     /// <summary>
