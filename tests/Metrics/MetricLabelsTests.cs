@@ -8,15 +8,33 @@ namespace Sidecar.Tests.Telemetry;
 /// Whatever a client sends (paths, query strings, Host headers, invented methods), the series it creates are
 /// bounded: nothing from the request line or headers becomes a label value.
 /// </summary>
-public sealed class MetricLabelsTests
+public sealed class MetricLabelsTests(MetricLabelsTests.AppAndSidecar app) : IClassFixture<MetricLabelsTests.AppAndSidecar>
 {
+    /// <summary>One gunicorn and one sidecar for the class; the tests only add requests and read.</summary>
+    public sealed class AppAndSidecar : IAsyncLifetime
+    {
+        public Gunicorn Gunicorn { get; private set; } = null!;
+
+        public SidecarFactory Sidecar { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            Gunicorn = await Gunicorn.StartAsync(workers: 1);
+            Sidecar = new SidecarFactory(Gunicorn.Address);
+        }
+
+        public async Task DisposeAsync()
+        {
+            Sidecar.Dispose();
+            await Gunicorn.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task ClientInputNeverBecomesALabel()
     {
-        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
-        using var sidecar = new SidecarFactory(gunicorn.Address);
-        using var client = sidecar.Client();
-        using var admin = sidecar.Client(admin: true);
+        using var client = app.Sidecar.Client();
+        using var admin = app.Sidecar.Client(admin: true);
 
         var marker = Guid.NewGuid().ToString("N");
         for (var i = 0; i < 5; i++)
@@ -48,10 +66,9 @@ public sealed class MetricLabelsTests
     [Fact]
     public async Task MetricsAreServedOnTheAdminPortOnly()
     {
-        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
-        using var sidecar = new SidecarFactory(gunicorn.Address);
-        using var client = sidecar.Client();
-        using var admin = sidecar.Client(admin: true);
+        var gunicorn = app.Gunicorn;
+        using var client = app.Sidecar.Client();
+        using var admin = app.Sidecar.Client(admin: true);
 
         Assert.Contains("# TYPE sidecar_build_info gauge", await admin.GetStringAsync("/metrics"));
         var seen = gunicorn.Seen();
