@@ -8,6 +8,8 @@ namespace Sidecar.StaticFiles;
 /// </summary>
 public sealed class StaticVariant
 {
+    private readonly StringValues _etag;
+
     public const string IdentityCoding = "identity";
     public const string BrotliCoding = "br";
     public const string GzipCoding = "gzip";
@@ -22,13 +24,21 @@ public sealed class StaticVariant
     public byte[]? Bytes { get; init; }
 
     /// <summary>Quoted strong ETag, e.g. <c>"3f2a…"</c> or <c>"91bc…-br"</c>; derived from this variant's bytes, so equal on every replica.</summary>
-    public required StringValues ETag { get; init; }
+    public required StringValues ETag
+    {
+        get => _etag;
+        init
+        {
+            _etag = value;
+            Opaque = value.ToString()[1..^1];
+        }
+    }
 
     /// <summary>The Content-Encoding header value; empty for identity.</summary>
     public StringValues ContentEncoding { get; init; }
 
     /// <summary>The opaque tag without quotes, for comparisons.</summary>
-    public string Opaque => ETag.ToString()[1..^1];
+    public string Opaque { get; private init; } = "";
 
     public bool IsIdentity => ReferenceEquals(Coding, IdentityCoding);
 }

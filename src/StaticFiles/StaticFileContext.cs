@@ -131,6 +131,7 @@ public static class StaticFileContext
         }
 
         record.Route ??= mount.Mount.Name;
+        record.BytesOut = 0; // until a body is written: HEAD, 304, 412 and 416 send none
         record.StaticMount = mount.Mount.Name;
         record.StaticEncoding = variant.Coding;
         record.StaticBytesSaved = asset.Identity.Length - variant.Length;

@@ -74,7 +74,11 @@ public sealed class StaticFileService : IDisposable
             {
                 lock (_gate)
                 {
-                    Rebuild(settings, mounts);
+                    // Two quick reloads: only the latest settings are worth building.
+                    if (ReferenceEquals(Volatile.Read(ref _builtFrom), settings))
+                    {
+                        Rebuild(settings, mounts);
+                    }
                 }
             });
         }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Prometheus;
 using Sidecar.Logging;
 
@@ -19,6 +20,9 @@ public sealed class StaticMetrics : IRequestObserver
         "Bytes not sent because a static response went out compressed (identity length minus length sent).",
         new CounterConfiguration { LabelNames = ["mount", "encoding"] });
 
+    private readonly ConcurrentDictionary<(string Mount, string Encoding, int Status), Counter.Child> _responses = new();
+    private readonly ConcurrentDictionary<(string Mount, string Encoding), Counter.Child> _saved = new();
+
     public void OnCompleted(HttpContext context, RequestRecord record)
     {
         if (record.StaticMount is not { } mount)
@@ -28,12 +32,14 @@ public sealed class StaticMetrics : IRequestObserver
 
         var encoding = record.StaticEncoding ?? StaticVariant.IdentityCoding;
         var status = context.Response.StatusCode;
-        Responses.WithLabels(mount, encoding, StatusLabel(status)).Inc();
+        // Label lookups allocate; the few combinations that exist are resolved once.
+        _responses.GetOrAdd((mount, encoding, status), static key => Responses.WithLabels(key.Mount, key.Encoding, StatusLabel(key.Status))).Inc();
         if (status == StatusCodes.Status200OK && record.StaticBytesSaved > 0 && !HttpMethods.IsHead(context.Request.Method))
         {
-            Saved.WithLabels(mount, encoding).Inc(record.StaticBytesSaved);
+            _saved.GetOrAdd((mount, encoding), static key => Saved.WithLabels(key.Mount, key.Encoding)).Inc(record.StaticBytesSaved);
         }
     }
+
 
     private static string StatusLabel(int status) => status switch
     {

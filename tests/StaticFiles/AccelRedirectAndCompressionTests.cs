@@ -126,6 +126,17 @@ public sealed class AccelRedirectAndCompressionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ResponsesTheAppEncodedAreNotEncodedTwice()
+    {
+        using var client = _sidecar.Client();
+        using var response = await client.SendAsync(Get("/gzipped?size=20000", ("Accept-Encoding", "br, gzip")));
+        Assert.Equal("gzip", Header(response, "Content-Encoding"));
+        var body = Encoding.UTF8.GetString(await DecodedBody(response));
+        Assert.Equal(20000, body.Length);
+        Assert.StartsWith("<p>sidecar", body);
+    }
+
+    [Fact]
     public async Task TheAppIsNotAskedToCompress()
     {
         using var client = _sidecar.Client();

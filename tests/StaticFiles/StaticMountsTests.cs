@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Sidecar.Configuration;
 using Sidecar.Tests.Infrastructure;
 using static Sidecar.Tests.StaticFiles.StaticHttp;
@@ -153,6 +154,35 @@ public sealed class StaticMountsTests : IDisposable
         }
 
         Assert.True(File.Exists(file));
+    }
+
+    [Fact]
+    public async Task AConfigReloadRebuildsTheCatalogWithoutARestart()
+    {
+        var before = Path.GetDirectoryName(Write("v1/app.css", "version one"))!;
+        var after = Path.GetDirectoryName(Write("v2/app.css", "version two"))!;
+        var environment = new Dictionary<string, string> { ["SIDECAR_STATIC_ROOT"] = before, ["SIDECAR_STATIC_COMPRESS"] = "off" };
+        using var sidecar = new SidecarFactory(ClosedUpstream, environment);
+        using var client = sidecar.Client();
+        using (var response = await client.SendAsync(Get("/static/app.css")))
+        {
+            Assert.Equal("version one", await response.Content.ReadAsStringAsync());
+        }
+
+        var holder = sidecar.Services.GetRequiredService<ConfigHolder>();
+        var reloaded = ConfigLoader.Parse(null, null, name => name switch
+        {
+            "SIDECAR_PORT" => sidecar.Port.ToString(),
+            "SIDECAR_ADMIN_PORT" => sidecar.AdminPort.ToString(),
+            "SIDECAR_STATIC_ROOT" => after,
+            "SIDECAR_STATIC_URL" => "/assets/",
+            "SIDECAR_STATIC_COMPRESS" => "off",
+            _ => null,
+        });
+        holder.Replace(reloaded);
+        Assert.Equal("version two", await EventuallyAsync(client, "/assets/app.css", body => body == "version two"));
+        using var old = await client.SendAsync(Get("/static/app.css"));
+        Assert.Equal(HttpStatusCode.BadGateway, old.StatusCode);
     }
 
     private static async Task<string> EventuallyAsync(HttpClient client, string path, Func<string, bool> done)

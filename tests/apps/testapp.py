@@ -14,6 +14,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /accel?path=P          X-Accel-Redirect to P
   /page?size=N           N bytes of text/html (compressible), with a strong ETag
   /truncated?size=N      promises N bytes, sends half, then the worker process dies
+  /gzipped?size=N        the same page, already gzip-encoded by the app (Content-Encoding: gzip)
   /seen                  requests the app has received (per worker pid), to prove rejected requests never arrived
   /concurrency           highest number of requests in progress at once across workers
 """
@@ -127,6 +128,12 @@ def _route(path, query, environ, start_response):
         size = int(query.get("size", ["20000"])[0])
         body = (b"<p>sidecar static and dynamic compression</p>\n" * (size // 46 + 1))[:size]
         start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(size)), ("ETag", '"page-%d"' % size)])
+        return [body]
+    if path == "/gzipped":
+        import gzip
+        size = int(query.get("size", ["20000"])[0])
+        body = gzip.compress((b"<p>sidecar static and dynamic compression</p>\n" * (size // 46 + 1))[:size])
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip"), ("Content-Length", str(len(body)))])
         return [body]
     if path == "/seen":
         with open(_state_path("seen"), "a+") as f:
