@@ -68,10 +68,12 @@ public sealed class BrokenConfigTests
 
         foreach (var broken in BrokenConfigs.All)
         {
-            volume.Write("sidecar.json", broken.Content);
-            var logged = $"Config reload rejected, keeping config ";
+            var logged = "Config reload rejected, keeping config ";
             var reasons = $"in force: {path}: {string.Join(" | ", broken.Problems)}";
-            await ConfigText.EventuallyAsync(() => sidecar.Output.Split('\n').Any(l => l.Contains(logged) && l.TrimEnd().EndsWith(reasons, StringComparison.Ordinal)),
+            int Logged() => sidecar.Output.Split('\n').Count(l => l.Contains(logged) && l.TrimEnd().EndsWith(reasons, StringComparison.Ordinal));
+            var before = Logged(); // two cases may share a message: wait for one more line, not for any
+            volume.Write("sidecar.json", broken.Content);
+            await ConfigText.EventuallyAsync(() => Logged() > before,
                 $"the rejection of '{broken.Name}' logged as '{reasons}'", detail: () => $"; output:\n{sidecar.Output}");
 
             var response = await client.GetAsync("/hello");
@@ -81,8 +83,10 @@ public sealed class BrokenConfigTests
 
         // What an alert would watch: every rejection counted, nothing applied, the good config's hash still in force.
         using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
-        var metrics = await admin.GetStringAsync("/metrics");
-        Assert.Contains($"sidecar_config_reloads_total{{result=\"rejected\"}} {BrokenConfigs.All.Count}", metrics);
+        var rejected = $"sidecar_config_reloads_total{{result=\"rejected\"}} {BrokenConfigs.All.Count}";
+        var metrics = "";
+        await ConfigText.EventuallyAsync(async () => (metrics = await admin.GetStringAsync("/metrics")).Contains(rejected),
+            $"'{rejected}' in /metrics", detail: () => "\n" + metrics);
         Assert.DoesNotContain("sidecar_config_reloads_total{result=\"applied\"} 1", metrics);
     }
 
