@@ -17,6 +17,9 @@ public static class ReloadScope
         "RequestBuffering", "RequestBufferMemory", "ResponseBuffering", "ResponseBufferMemory", "ResponseBufferMaxFile",
         "TrustedNetworks", "RequestIdHeader", "AccessLog", "ConfigPollInterval",
         "DynamicCompression", "DynamicCompressionMinSize",
+        // The static file service rebuilds its catalog in the background when these change, and swaps it in when done.
+        "StaticRoot", "StaticUrl", "StaticCacheControl", "StaticImmutableCacheControl", "StaticAllowOrigin", "StaticFallThrough",
+        "StaticServeManifest", "StaticRootFiles", "StaticMounts", "StaticCompress", "StaticCompressDir", "StaticMemory",
     };
 
     public static bool IsLive(string key) => Live.Contains(key);

@@ -32,6 +32,12 @@ public sealed class ExampleConfigTests
 
             Assert.Equal("{\"hello\": \"world\"}", await client.GetStringAsync("/hello"));
             Assert.Equal(seen + 1, gunicorn.Seen());
+
+            // Moving the mount is a hot reload too: the file is rewritten, the catalog follows.
+            await File.WriteAllTextAsync(example.Settings["SIDECAR_CONFIG"],
+                File.ReadAllText(example.Settings["SIDECAR_CONFIG"]).Replace("\"/static/\"", "\"/assets/\""));
+            await ConfigText.EventuallyAsync(async () => (await client.GetAsync("/assets/css/site.css")).StatusCode == HttpStatusCode.OK,
+                "the static mount moved to /assets/ by a reload");
         }
         finally
         {
