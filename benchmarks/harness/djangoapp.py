@@ -1,9 +1,10 @@
 """The Django app behind every proxy: the setup shared/bench/README.md describes.
 
 A fresh `django-admin startproject` with DEBUG off, WhiteNoise (CompressedManifestStaticFilesStorage, so
-collectstatic writes hashed names plus .br and .gz siblings) and three views: /hello (small JSON), /upload
-(returns the body length) and /big (1 MiB, or ?mib=N). Two extra static files of the sizes the benchmark
-asks for (4 KB and 500 KB) are cut from Django's own admin CSS/JS, so they compress like real assets.
+collectstatic writes hashed names plus .br and .gz siblings) and four views: /hello (small JSON), /upload
+(returns the body length), /big (1 MiB, or ?mib=N) and /sleep?ms=N (holds its worker N ms). Two extra
+static files of the sizes the benchmark asks for (4 KB and 500 KB) are cut from Django's own admin CSS/JS,
+so they compress like real assets.
 """
 import json
 import os
@@ -15,6 +16,7 @@ PROJECT = "benchsite"
 
 VIEWS = '''
 import json
+import time
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -36,6 +38,13 @@ def upload(request):
     return JsonResponse({"length": total})
 
 
+def sleep(request):
+    # Holds the worker like a database query would; the admission queue scenario needs requests that take time.
+    ms = int(request.GET.get("ms", "20"))
+    time.sleep(ms / 1000)
+    return JsonResponse({"slept_ms": ms})
+
+
 def big(request):
     mib = int(request.GET.get("mib", "1"))
     return HttpResponse(_MIB * mib, content_type="application/octet-stream")
@@ -49,6 +58,7 @@ urlpatterns = [
     path("hello", views.hello),
     path("upload", views.upload),
     path("big", views.big),
+    path("sleep", views.sleep),
 ]
 '''
 
