@@ -27,7 +27,11 @@ public static class ProxyErrors
             return;
         }
 
+        // Clear() drops every header, including a "Connection: close" the caller set because the request's framing
+        // cannot be trusted (smuggling shapes, oversized bodies); that one must survive.
+        var connection = context.Response.Headers.Connection;
         context.Response.Clear();
+        context.Response.Headers.Connection = connection;
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";
         if (record is not null)
