@@ -23,14 +23,18 @@ public sealed class PrometheusServer : IAsyncDisposable
 
     public string Output => _process.Output;
 
-    public static async Task<PrometheusServer> StartAsync(Uri target, string job = "sidecar")
+    /// <summary>Starts Prometheus scraping <paramref name="target"/>'s /metrics, evaluating <paramref name="ruleFiles"/> every second.</summary>
+    public static async Task<PrometheusServer> StartAsync(Uri target, string job = "sidecar", params string[] ruleFiles)
     {
         var directory = Directory.CreateTempSubdirectory("sidecar-prometheus-").FullName;
         var config = Path.Combine(directory, "prometheus.yml");
+        var rules = string.Concat(ruleFiles.Select(file => $"\n  - '{file}'"));
         await File.WriteAllTextAsync(config, $"""
             global:
               scrape_interval: 1s
               scrape_timeout: 1s
+              evaluation_interval: 1s
+            rule_files:{rules}
             scrape_configs:
               - job_name: {job}
                 metrics_path: /metrics
