@@ -30,6 +30,8 @@ public class ReadmeSnippetTests
         Assert.NotNull(spec.Containers.Single().Lifecycle.PreStop.Sleep);
         Assert.Contains("--bind=127.0.0.1:8000", spec.Containers.Single().Command);
         Assert.All(sidecar.VolumeMounts, m => Assert.NotNull(spec.Volumes.Single(v => v.Name == m.Name).EmptyDir.SizeLimit));
+        // One forwarded request per sync worker.
+        Assert.Contains($"--workers={Rendering.Env(sidecar, "SIDECAR_UPSTREAM_CONCURRENCY")}", spec.Containers.Single().Command);
     }
 
     [Fact]
