@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Sidecar.Tests.Configuration;
 using Sidecar.Tests.Infrastructure;
 
 namespace Sidecar.Tests.Deploy;
@@ -12,6 +13,7 @@ public sealed class FlaskExampleTests : IAsyncLifetime
 {
     private static readonly string Source = Path.Combine(TestPaths.RepositoryRoot, "examples", "flask");
     private readonly string _root = Directory.CreateTempSubdirectory("sidecar-flask-").FullName;
+    private readonly KubeletVolume _secrets = new();
     private ExternalProcess _gunicorn = null!;
     private int _port;
 
@@ -20,10 +22,10 @@ public sealed class FlaskExampleTests : IAsyncLifetime
         var environment = new Dictionary<string, string>
         {
             ["NOTES_DATABASE"] = Path.Combine(_root, "notes.sqlite3"),
-            ["NOTES_SECRETS_DIR"] = Path.Combine(_root, "secrets"),
+            ["NOTES_SECRETS_DIR"] = _secrets.Directory,
             ["NOTES_HTTPS"] = "on",
         };
-        KubeletLayout.Write(environment["NOTES_SECRETS_DIR"], new Dictionary<string, string> { ["flask-secret-key"] = Guid.NewGuid().ToString("N") + "\n" });
+        _secrets.Write("flask-secret-key", Guid.NewGuid().ToString("N") + "\n");
 
         var migrate = ProcessRun.Run("/usr/bin/python3", ["-m", "notes", "migrate"], Source, environment);
         Assert.True(migrate.ExitCode == 0, migrate.Combined);
@@ -39,6 +41,7 @@ public sealed class FlaskExampleTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _gunicorn.DisposeAsync();
+        _secrets.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 

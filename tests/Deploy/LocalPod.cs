@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using k8s.Models;
+using Sidecar.Tests.Configuration;
 using Sidecar.Tests.Infrastructure;
 
 namespace Sidecar.Tests.Deploy;
@@ -31,6 +32,9 @@ public sealed class LocalPod : IAsyncDisposable
 
     /// <summary>Host directory of each Pod volume, by name.</summary>
     public Dictionary<string, string> Volumes { get; } = [];
+
+    /// <summary>The ConfigMap and Secret volumes, written by the kubelet's atomic writer; a test can update them.</summary>
+    public Dictionary<string, KubeletVolume> KubeletVolumes { get; } = [];
 
     /// <summary>Stands in for the app image's filesystem: /app/staticfiles holds the build's collectstatic output.</summary>
     public string ImageRoot => Path.Combine(_root, "image");
@@ -125,28 +129,45 @@ public sealed class LocalPod : IAsyncDisposable
             Volumes[name] = path;
         }
 
-        foreach (var init in (r.Pod.InitContainers ?? []).Where(c => c.RestartPolicy != "Always"))
+        // Init containers in their declared order, as the kubelet runs them: a regular one must finish
+        // before the next starts; the native sidecar is started and left running. A plain-container
+        // sidecar (the pre-1.29 overlay) starts with the app.
+        AppPort = Ports.Free();
+        foreach (var init in r.Pod.InitContainers ?? [])
         {
+            if (init.RestartPolicy == "Always")
+            {
+                await StartSidecarAsync(imagePaths);
+                continue;
+            }
+
             var result = new ContainerOnHost(r, init, imagePaths, Volumes).RunToCompletion();
             Assert.True(result.ExitCode == 0, $"init container {init.Name} failed: {result.Combined}");
         }
 
-        // The sidecar first (as a native sidecar it is started before the app), on free ports.
-        AppPort = Ports.Free();
-        var sidecar = new ContainerOnHost(r, r.Sidecar, imagePaths, Volumes);
-        var sidecarEnvironment = sidecar.Environment();
-        foreach (var fixedPort in new[] { "SIDECAR_PORT", "SIDECAR_ADMIN_PORT", "SIDECAR_UPSTREAM" })
+        if (!r.NativeSidecar)
         {
-            Assert.True(sidecarEnvironment.Remove(fixedPort), $"the sidecar container should set {fixedPort} explicitly");
+            await StartSidecarAsync(imagePaths);
         }
-
-        Assert.Null(r.Sidecar.Command); // the image's entrypoint is the sidecar itself
-        Sidecar = await SidecarProcess.StartAsync(new Uri($"http://127.0.0.1:{AppPort}"), sidecarEnvironment, [.. r.Sidecar.Args ?? []]);
 
         var app = new ContainerOnHost(r, r.App, imagePaths, Volumes);
         // A later --bind overrides gunicorn.conf.py's 127.0.0.1:8000, so parallel tests never collide.
         App = app.Start(database, "--bind", $"127.0.0.1:{AppPort}");
         await Ports.WaitUntilListeningAsync(AppPort, TimeSpan.FromSeconds(30), () => App.Output);
+    }
+
+    /// <summary>The sidecar with its container's environment and args, on free ports instead of the fixed ones.</summary>
+    private async Task StartSidecarAsync(Dictionary<string, string> imagePaths)
+    {
+        var r = Rendering;
+        var environment = new ContainerOnHost(r, r.Sidecar, imagePaths, Volumes).Environment();
+        foreach (var fixedPort in new[] { "SIDECAR_PORT", "SIDECAR_ADMIN_PORT", "SIDECAR_UPSTREAM" })
+        {
+            Assert.True(environment.Remove(fixedPort), $"the sidecar container should set {fixedPort} explicitly");
+        }
+
+        Assert.Null(r.Sidecar.Command); // the image's entrypoint is the sidecar itself
+        Sidecar = await SidecarProcess.StartAsync(new Uri($"http://127.0.0.1:{AppPort}"), environment, [.. r.Sidecar.Args ?? []]);
     }
 
     /// <summary>The app image's build step (Dockerfile: collectstatic at build time) into a directory standing in for the image.</summary>
@@ -174,14 +195,14 @@ public sealed class LocalPod : IAsyncDisposable
             else if (volume.ConfigMap is { } configMap)
             {
                 var map = Rendering.ConfigMap(configMap.Name) ?? throw new InvalidOperationException($"ConfigMap {configMap.Name} is not rendered");
-                KubeletLayout.Write(path, Project(map.Data, configMap.Items));
+                path = WriteKubeletVolume($"{prefix}/{volume.Name}", Project(map.Data, configMap.Items));
             }
             else if (volume.Secret is { } secret)
             {
                 // The base leaves the Secret to the cluster; stand in with fresh random values per key.
                 var data = Rendering.Secret(secret.SecretName)?.Data.ToDictionary(d => d.Key, d => System.Text.Encoding.UTF8.GetString(d.Value))
                     ?? secret.Items.ToDictionary(i => i.Key, _ => Convert.ToHexString(RandomNumberGenerator.GetBytes(24)));
-                KubeletLayout.Write(path, Project(data, secret.Items));
+                path = WriteKubeletVolume($"{prefix}/{volume.Name}", Project(data, secret.Items));
             }
             else
             {
@@ -194,6 +215,14 @@ public sealed class LocalPod : IAsyncDisposable
         return volumes;
     }
 
+    private string WriteKubeletVolume(string key, IReadOnlyDictionary<string, string> payload)
+    {
+        var volume = new KubeletVolume();
+        KubeletVolumes[key] = volume;
+        volume.Write(payload);
+        return volume.Directory;
+    }
+
     private static Dictionary<string, string> Project(IDictionary<string, string> data, IList<V1KeyToPath>? items) =>
         items is null
             ? new Dictionary<string, string>(data)
@@ -203,30 +232,11 @@ public sealed class LocalPod : IAsyncDisposable
     {
         if (App is not null) await App.DisposeAsync();
         if (Sidecar is not null) await Sidecar.DisposeAsync();
+        foreach (var volume in KubeletVolumes.Values)
+        {
+            volume.Dispose();
+        }
+
         Directory.Delete(_root, recursive: true);
-    }
-}
-
-/// <summary>
-/// A ConfigMap or Secret volume as the kubelet writes it: the payload in a hidden timestamped directory,
-/// <c>..data</c> a symlink to it, and each key a symlink through <c>..data</c>.
-/// </summary>
-public static class KubeletLayout
-{
-    public static void Write(string directory, IReadOnlyDictionary<string, string> payload)
-    {
-        Directory.CreateDirectory(directory);
-        var name = $"..{DateTime.UtcNow:yyyy_MM_dd_HH_mm_ss.fffffff}";
-        var payloadDirectory = Directory.CreateDirectory(Path.Combine(directory, name)).FullName;
-        foreach (var (key, content) in payload)
-        {
-            File.WriteAllText(Path.Combine(payloadDirectory, key), content);
-        }
-
-        File.CreateSymbolicLink(Path.Combine(directory, "..data"), name);
-        foreach (var key in payload.Keys)
-        {
-            File.CreateSymbolicLink(Path.Combine(directory, key), Path.Combine("..data", key));
-        }
     }
 }

@@ -226,3 +226,43 @@ public sealed class PodShutdownTests
         Assert.Equal(0, pod.Sidecar.Process.ExitCode);
     }
 }
+
+/// <summary>overlays/live-config: an edit of the mounted ConfigMap reaches the running sidecar, no restart.</summary>
+public sealed class LiveConfigPodTests
+{
+    [Fact]
+    public async Task Editing_the_config_map_changes_the_running_sidecars_routes()
+    {
+        var rendering = Manifests.Render("overlays/live-config");
+        await using var pod = await LocalPod.StartAsync(rendering);
+        Assert.Equal(HttpStatusCode.OK, (await pod.WaitForAdminAsync(rendering.Sidecar.ReadinessProbe.HttpGet.Path)).StatusCode);
+        using var client = pod.Client();
+        var body = new byte[2 * 1024 * 1024];
+        Task<HttpResponseMessage> Upload()
+        {
+            var request = LocalPod.FromIngress(HttpMethod.Post, "/api/upload", new ByteArrayContent(body));
+            request.Headers.ExpectContinue = true;
+            return client.SendAsync(request);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await Upload()).StatusCode);
+
+        // What `kubectl edit configmap sidecar-config` leads to: the kubelet swaps in the new payload.
+        var original = rendering.ConfigMap("sidecar-config")!.Data["sidecar.json"];
+        var edited = original.Replace("\"Sidecar.MaxBodySize\": \"50m\"", "\"Sidecar.MaxBodySize\": \"1m\"");
+        Assert.NotEqual(original, edited);
+        pod.KubeletVolumes["pod/sidecar-config"].Write("sidecar.json", edited);
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpStatusCode status;
+        do
+        {
+            await Task.Delay(250);
+            status = (await Upload()).StatusCode;
+        }
+        while (status == HttpStatusCode.OK && DateTime.UtcNow < deadline);
+
+        Assert.True(status == HttpStatusCode.RequestEntityTooLarge, $"{status}\n{pod.Log}");
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(LocalPod.FromIngress(HttpMethod.Get, "/api/whoami"))).StatusCode);
+    }
+}

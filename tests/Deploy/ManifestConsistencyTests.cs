@@ -346,6 +346,9 @@ public class ManifestConsistencyTests
                 }
 
                 Assert.All(container.Env ?? [], e => Assert.True(e.Value is not null || e.ValueFrom is not null));
+                // A duplicate silently wins over the first (a patch that adds instead of replacing).
+                var names = (container.Env ?? []).Select(e => e.Name).ToList();
+                Assert.True(names.Count == names.Distinct().Count(), $"{tree}: container {container.Name} sets a variable twice");
             }
         }
     }
@@ -400,6 +403,25 @@ public class ManifestConsistencyTests
         Assert.Equal("Never", job.Template.Spec.RestartPolicy);
         var migrate = job.Template.Spec.Containers.Single();
         Assert.Equal(["python", "manage.py", "migrate", "--noinput"], migrate.Command);
+    }
+
+    [Theory]
+    [MemberData(nameof(Manifests.AllTrees), MemberType = typeof(Manifests))]
+    public void The_sidecar_polls_its_config_file_only_when_the_config_map_can_change(string tree)
+    {
+        var r = Manifests.Render(tree);
+        var map = r.ConfigMap(r.Volume("sidecar-config").ConfigMap.Name);
+        var poll = SidecarConfigOf(r).Settings.ConfigPollInterval;
+
+        Assert.NotNull(map);
+        if (map.Immutable == true)
+        {
+            Assert.Equal(TimeSpan.Zero, poll);
+        }
+        else
+        {
+            Assert.InRange(poll, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
+        }
     }
 
     [Fact]
