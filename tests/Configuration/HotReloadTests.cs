@@ -2,11 +2,12 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Sidecar.Configuration;
 using Sidecar.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Sidecar.Tests.Configuration;
 
 /// <summary>Hot reload from a ConfigMap volume and from a plainly edited file, against real gunicorn.</summary>
-public sealed class HotReloadTests
+public sealed class HotReloadTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task AKubeletSymlinkSwapChangesRoutingWithinSeconds()
@@ -36,6 +37,7 @@ public sealed class HotReloadTests
             var response = await client.GetAsync("/moved/hello");
             return response.StatusCode == HttpStatusCode.OK && response.Headers.GetValues("X-Config").Single() == "v2-moved";
         }, "the v2 route /moved/ in force");
+        output.WriteLine($"routing changed {took.TotalSeconds:0.0} s after the ..data swap (ConfigPollInterval 2s)");
         Assert.True(took < TimeSpan.FromSeconds(10), $"took {took}");
         Assert.Equal("v2", (await client.GetAsync("/hello")).Headers.GetValues("X-Config").Single());
         Assert.Equal(1, status.Applied);
@@ -46,6 +48,40 @@ public sealed class HotReloadTests
         await ConfigText.EventuallyAsync(() => status.Rejected == 1, "the empty routing table rejected");
         Assert.Equal("v2-moved", (await client.GetAsync("/moved/hello")).Headers.GetValues("X-Config").Single());
         Assert.Equal(1, status.Applied);
+    }
+
+    /// <summary>A cluster's destination moves to another gunicorn; requests follow without a failure.</summary>
+    [Fact]
+    public async Task AClusterCanMoveToAnotherUpstream()
+    {
+        await using var first = await Gunicorn.StartAsync(workers: 1);
+        await using var second = await Gunicorn.StartAsync(workers: 1);
+        static string Pointing(Gunicorn to) => $$"""
+            { "ReverseProxy": {
+                "Routes": { "app": { "ClusterId": "app", "Match": { "Path": "/{**catch-all}" } } },
+                "Clusters": { "app": { "Destinations": { "gunicorn": { "Address": "{{to.Address}}" } } } } } }
+            """;
+        using var volume = new KubeletVolume();
+        volume.Write("sidecar.json", Pointing(first));
+        using var sidecar = new SidecarFactory(first.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_CONFIG"] = volume.PathOf("sidecar.json"),
+            ["SIDECAR_CONFIG_POLL_INTERVAL"] = "100ms",
+        });
+        var status = sidecar.Services.GetRequiredService<ConfigReloadStatus>();
+        using var client = sidecar.Client();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/hello")).StatusCode);
+        Assert.Equal(1, first.Seen());
+
+        volume.Write("sidecar.json", Pointing(second));
+        await ConfigText.EventuallyAsync(() => status.Applied == 1, "the move applied");
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/hello")).StatusCode);
+        }
+
+        Assert.Equal(1, first.Seen());
+        Assert.Equal(5, second.Seen());
     }
 
     [Fact]

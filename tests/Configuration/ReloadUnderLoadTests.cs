@@ -2,11 +2,12 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Sidecar.Configuration;
 using Sidecar.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Sidecar.Tests.Configuration;
 
 /// <summary>Reloads never cost a request: 100 of them, alternating valid and broken, under steady load.</summary>
-public sealed class ReloadUnderLoadTests
+public sealed class ReloadUnderLoadTests(ITestOutputHelper output)
 {
     private const int Reloads = 100;
     private const int Clients = 4;
@@ -77,6 +78,7 @@ public sealed class ReloadUnderLoadTests
         stop.Cancel();
         await Task.WhenAll(load);
 
+        output.WriteLine($"{completed} requests from {Clients} clients during {Reloads} reloads ({status.Applied} applied, {status.Rejected} rejected), {failures.Count} failed");
         Assert.Empty(failures);
         Assert.Equal(Reloads / 2, status.Applied);
         Assert.Equal(Reloads / 2, status.Rejected);
