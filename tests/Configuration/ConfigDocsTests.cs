@@ -142,6 +142,41 @@ public sealed class ConfigDocsTests
         Assert.Contains($"```json\n{text.TrimEnd('\n')}\n```", Readme);
     }
 
+    /// <summary>Every config file shown in the README is one the sidecar accepts.</summary>
+    [Fact]
+    public void EveryConfigInTheReadmeIsValid()
+    {
+        var blocks = Regex.Matches(Readme, "```json\n(.*?)\n```", RegexOptions.Singleline).Select(m => m.Groups[1].Value).ToList();
+        var configs = blocks.Where(text =>
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(text);
+                return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.EnumerateObject().Any()
+                    && document.RootElement.EnumerateObject().All(p => p.Name is "$schema" or "Sidecar" or "ReverseProxy");
+            }
+            catch (JsonException)
+            {
+                return false; // a fragment such as an editor setting
+            }
+        }).ToList();
+        Assert.True(configs.Count >= 5, $"only {configs.Count} config files found in the README");
+        foreach (var text in configs)
+        {
+            var problems = new StringWriter();
+            var file = Path.GetTempFileName();
+            try
+            {
+                File.WriteAllText(file, text);
+                Assert.True(CheckConfigCommand.Run([CheckConfigCommand.Flag, file], _ => null, new StringWriter(), problems) == 0, $"{problems}\n{text}");
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
     [Fact]
     public void TheReadmeListsExactlyTheSettingsAppliedLive()
     {
