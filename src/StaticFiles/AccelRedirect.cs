@@ -7,7 +7,8 @@ namespace Sidecar.StaticFiles;
 /// <summary>
 /// nginx's X-Accel-Redirect as a YARP response transform: when the app answers with
 /// <c>X-Accel-Redirect: /protected/report.pdf</c>, the sidecar serves that file from an internal mount, keeping the
-/// app's other headers (Content-Disposition, Set-Cookie, Cache-Control), and the gunicorn worker is free at once.
+/// app's other headers (Content-Disposition, Set-Cookie, Cache-Control, a Content-Type other than the text/html a
+/// framework gives an empty response), and the gunicorn worker is free at once.
 /// It must run before response buffering: it suppresses the upstream body, so there is nothing left to spool.
 /// </summary>
 public static class AccelRedirect

@@ -55,6 +55,7 @@ public static class StaticFileContext
         if (status == StatusCodes.Status412PreconditionFailed)
         {
             response.StatusCode = status;
+            response.Headers.CacheControl = default;
             response.ContentLength = 0;
             return Task.CompletedTask;
         }
@@ -65,14 +66,20 @@ public static class StaticFileContext
             return Task.CompletedTask;
         }
 
-        response.Headers.ContentType = asset.ContentType;
         if (range.IsUnsatisfiable)
         {
             response.StatusCode = StatusCodes.Status416RangeNotSatisfiable;
             response.Headers.ContentRange = "bytes */" + identity.Length;
-            response.Headers.ContentType = TextPlain;
+            // Explicit freshness would make the error cacheable, for a year on a hashed name.
+            response.Headers.CacheControl = default;
             response.ContentLength = 0;
             return Task.CompletedTask;
+        }
+
+        // An app that named the type of its download is believed; text/html is what frameworks send for an empty body.
+        if (!accel || response.Headers.ContentType.Count == 0 || IsHtml(response.Headers.ContentType))
+        {
+            response.Headers.ContentType = asset.ContentType;
         }
 
         long offset = 0, count = variant.Length;
@@ -220,6 +227,9 @@ public static class StaticFileContext
             }
         }
     }
+
+    private static bool IsHtml(StringValues contentType) =>
+        contentType.ToString().StartsWith("text/html", StringComparison.OrdinalIgnoreCase);
 
     private static Task WriteSmallAsync(HttpResponse response, byte[] body, bool isHead)
     {

@@ -68,6 +68,29 @@ public sealed class AccelRedirectAndCompressionTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("application/pdf", "application/pdf")]
+    [InlineData("text/html; charset=utf-8", "application/octet-stream")]
+    public async Task TheAppsContentTypeIsKeptUnlessItIsTheEmptyBodyDefault(string appType, string expected)
+    {
+        using var client = _sidecar.Client();
+        using var response = await client.SendAsync(Get("/accel?path=/protected/docs/a%2520b.bin&type=" + Uri.EscapeDataString(appType)));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(expected, Header(response, "Content-Type"));
+    }
+
+    [Fact]
+    public async Task ErrorAnswersAreNotMadeCacheable()
+    {
+        using var client = _sidecar.Client();
+        using var unsatisfiable = await client.SendAsync(Get("/accel?path=/protected/file.txt", ("Range", "bytes=999999-")));
+        Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, unsatisfiable.StatusCode);
+        Assert.Equal("", Header(unsatisfiable, "Cache-Control"));
+        using var failed = await client.SendAsync(Get("/accel?path=/protected/file.txt", ("If-Match", "\"nope\"")));
+        Assert.Equal(HttpStatusCode.PreconditionFailed, failed.StatusCode);
+        Assert.Equal("", Header(failed, "Cache-Control"));
+    }
+
+    [Theory]
     [InlineData("/protected/missing.txt")]
     [InlineData("/protected/../file.txt")]
     [InlineData("/protected/%2e%2e/etc/passwd")]

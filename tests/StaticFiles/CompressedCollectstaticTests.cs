@@ -229,6 +229,10 @@ public sealed partial class CompressedCollectstaticTests(CompressedStatic fixtur
         {
             Assert.Equal(fixture.Bytes(fixture.Hashed("css/app.css")), body);
         }
+        else
+        {
+            Assert.Equal("", Header(response, "Cache-Control"));
+        }
     }
 
     [Fact]
@@ -303,6 +307,7 @@ public sealed partial class CompressedCollectstaticTests(CompressedStatic fixtur
         else if (expected == 416)
         {
             Assert.Equal($"bytes */{bytes.Length}", Header(response, "Content-Range"));
+            Assert.Equal("", Header(response, "Cache-Control"));
             Assert.Empty(body);
         }
         else

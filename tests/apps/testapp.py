@@ -11,7 +11,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /events/...?until=P    text/event-stream: one event, then waits (up to 20 s) for file P to exist, then a last event
   /api/upload            same as /echo (the upload route of the example configs)
   /status/N              answers with status N
-  /accel?path=P          X-Accel-Redirect to P
+  /accel?path=P&type=T   X-Accel-Redirect to P (with Content-Type T when given)
   /page?size=N           N bytes of text/html (compressible), with a strong ETag
   /truncated?size=N      promises N bytes, sends half, then the worker process dies
   /gzipped?size=N        the same page, already gzip-encoded by the app (Content-Encoding: gzip)
@@ -122,7 +122,8 @@ def _route(path, query, environ, start_response):
         return _json(start_response, {"status": code}, status=f"{code} Status")
     if path == "/accel":
         target = query.get("path", ["/protected/file.txt"])[0]
-        start_response("200 OK", [("X-Accel-Redirect", target), ("Content-Disposition", "attachment"), ("Content-Length", "0")])
+        extra = [("Content-Type", query["type"][0])] if "type" in query else []
+        start_response("200 OK", [("X-Accel-Redirect", target), ("Content-Disposition", "attachment"), ("Content-Length", "0")] + extra)
         return [b""]
     if path == "/page":
         size = int(query.get("size", ["20000"])[0])
