@@ -12,7 +12,7 @@ namespace Sidecar.StaticFiles;
 /// dotfiles), their precompressed siblings (checked to decode to the original), content-based ETags, and
 /// which names are Django-hashed and therefore cacheable forever.
 /// </summary>
-public sealed class CatalogBuilder(MemoryBudget budget, ILogger logger)
+public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger logger)
 {
     private const int MaxLinkDepth = 40;
 
@@ -92,19 +92,23 @@ public sealed class CatalogBuilder(MemoryBudget budget, ILogger logger)
         DateTimeOffset? lastModified = modified.Year > 1970
             ? new DateTimeOffset(modified.Ticks - modified.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero)
             : null;
+        var brotli = Sibling(files, relative + ".br", StaticVariant.BrotliCoding, sha256);
+        var gzip = Sibling(files, relative + ".gz", StaticVariant.GzipCoding, sha256);
+        var compressible = ContentTypes.IsCompressible(name) && length > 0;
         return new StaticAsset
         {
             RelativePath = relative,
             Identity = identity,
-            Brotli = Sibling(files, relative + ".br", StaticVariant.BrotliCoding, sha256),
-            Gzip = Sibling(files, relative + ".gz", StaticVariant.GzipCoding, sha256),
+            Brotli = brotli,
+            Gzip = gzip,
+            Varies = brotli is not null || gzip is not null || (fillIn && compressible && FillInCompressor.WillTry(length)),
             ContentType = ContentTypes.For(name),
             CacheControl = verified ? mount.ImmutableCacheControl : mount.CacheControl,
             LastModifiedDate = lastModified,
             LastModified = lastModified is { } date ? HeaderUtilities.FormatDate(date) : StringValues.Empty,
             Immutable = verified,
             Sha256 = sha,
-            Compressible = ContentTypes.IsCompressible(name) && length > 0,
+            Compressible = compressible,
         };
     }
 

@@ -18,10 +18,12 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
     /// <summary>Larger files (media, archives) are not worth holding in memory to compress.</summary>
     private const long MaxFileBytes = 32L << 20;
 
+    public static bool WillTry(long length) => length <= MaxFileBytes;
+
     /// <summary>A catalog with every compressible file's variants filled in; the same object when nothing changed.</summary>
     public MountCatalog Fill(MountCatalog catalog, string cacheDirectory, CancellationToken cancellationToken)
     {
-        var pending = catalog.Assets.Values.Where(a => a.Compressible && a.Brotli is null && a.Gzip is null && a.Identity.Length <= MaxFileBytes).ToList();
+        var pending = catalog.Assets.Values.Where(a => a.Compressible && !a.HasVariants && WillTry(a.Identity.Length)).ToList();
         if (pending.Count == 0)
         {
             return catalog;
@@ -40,6 +42,7 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
 
         var assets = new Dictionary<string, StaticAsset>(catalog.Assets, StringComparer.Ordinal);
         var filled = 0;
+        var changed = 0;
         long saved = 0;
         foreach (var asset in pending)
         {
@@ -50,6 +53,11 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
                 if (updated is not null)
                 {
                     assets[asset.RelativePath] = updated;
+                    changed++;
+                }
+
+                if (updated is { HasVariants: true })
+                {
                     filled++;
                     saved += asset.Identity.Length - Math.Min(updated.Brotli?.Length ?? long.MaxValue, updated.Gzip?.Length ?? long.MaxValue);
                 }
@@ -62,15 +70,16 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
 
         logger.LogInformation("Static files: mount {Mount}: compressed {Filled} of {Pending} files without siblings into {Directory} ({Saved} bytes smaller in total)",
             catalog.Mount.Name, filled, pending.Count, cacheDirectory, saved);
-        return filled == 0 ? catalog : new MountCatalog(catalog.Mount, assets.ToFrozenDictionary(StringComparer.Ordinal), catalog.Fingerprint);
+        return changed == 0 ? catalog : new MountCatalog(catalog.Mount, assets.ToFrozenDictionary(StringComparer.Ordinal), catalog.Fingerprint);
     }
 
+    /// <summary>The asset with its variants, or without Vary when compression does not pay; null if it changed on disk.</summary>
     private StaticAsset? Compress(StaticAsset asset, string directory)
     {
         var baseName = Path.Combine(directory, asset.Sha256);
         if (File.Exists(baseName + SkipMarker))
         {
-            return null;
+            return asset with { Varies = false };
         }
 
         var original = asset.Identity.Bytes ?? File.ReadAllBytes(asset.Identity.PhysicalPath);
@@ -84,23 +93,9 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
         if (brotli is null && gzip is null)
         {
             File.WriteAllBytes(baseName + SkipMarker, []);
-            return null;
         }
 
-        return new StaticAsset
-        {
-            RelativePath = asset.RelativePath,
-            Identity = asset.Identity,
-            Brotli = brotli,
-            Gzip = gzip,
-            ContentType = asset.ContentType,
-            CacheControl = asset.CacheControl,
-            LastModified = asset.LastModified,
-            LastModifiedDate = asset.LastModifiedDate,
-            Immutable = asset.Immutable,
-            Sha256 = asset.Sha256,
-            Compressible = asset.Compressible,
-        };
+        return asset with { Brotli = brotli, Gzip = gzip, Varies = brotli is not null || gzip is not null };
     }
 
     private StaticVariant? Variant(string path, string coding, byte[] original, Func<byte[], byte[]> compress)

@@ -44,7 +44,7 @@ public sealed class StaticVariant
 }
 
 /// <summary>A servable file: its representations and the headers every response for it shares, prebuilt.</summary>
-public sealed class StaticAsset
+public sealed record StaticAsset
 {
     public required string RelativePath { get; init; }
 
@@ -71,6 +71,12 @@ public sealed class StaticAsset
     public bool Compressible { get; init; }
 
     public bool HasVariants => Brotli is not null || Gzip is not null;
+
+    /// <summary>
+    /// Whether responses carry <c>Vary: Accept-Encoding</c>: when variants exist, and also while start-up compression
+    /// may still add them, so no cache stores a Vary-less answer for a file that is about to have variants.
+    /// </summary>
+    public bool Varies { get; init; }
 
     /// <summary>Bytes held in memory by this asset's variants, charged against StaticMemory.</summary>
     public long MemoryBytes => (Identity.Bytes?.LongLength ?? 0) + (Brotli?.Bytes?.LongLength ?? 0) + (Gzip?.Bytes?.LongLength ?? 0);

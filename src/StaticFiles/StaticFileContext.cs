@@ -207,7 +207,7 @@ public static class StaticFileContext
             headers.CacheControl = asset.CacheControl;
         }
 
-        if (asset.HasVariants)
+        if (asset.Varies)
         {
             headers.Vary = accel && headers.Vary.Count > 0 ? StringValues.Concat(headers.Vary, VaryAcceptEncoding) : VaryAcceptEncoding;
         }

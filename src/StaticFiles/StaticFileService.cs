@@ -91,7 +91,7 @@ public sealed class StaticFileService : IDisposable
     {
         var generation = Interlocked.Increment(ref _generation);
         var budget = new MemoryBudget(settings.StaticMemory);
-        var builder = new CatalogBuilder(budget, _logger);
+        var builder = new CatalogBuilder(budget, settings.StaticCompress, _logger);
         var catalogs = new List<MountCatalog>();
         foreach (var mount in mounts)
         {
@@ -165,7 +165,7 @@ public sealed class StaticFileService : IDisposable
                     return;
                 }
 
-                var builder = new CatalogBuilder(_budget, _logger);
+                var builder = new CatalogBuilder(_budget, compress, _logger);
                 if (builder.Scan(mount.Root) == current.Fingerprint)
                 {
                     continue;

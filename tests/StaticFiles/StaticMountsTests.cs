@@ -2,6 +2,8 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sidecar.StaticFiles;
 using Sidecar.Configuration;
 using Sidecar.Tests.Infrastructure;
 using static Sidecar.Tests.StaticFiles.StaticHttp;
@@ -183,6 +185,28 @@ public sealed class StaticMountsTests : IDisposable
         Assert.Equal("version two", await EventuallyAsync(client, "/assets/app.css", body => body == "version two"));
         using var old = await client.SendAsync(Get("/static/app.css"));
         Assert.Equal(HttpStatusCode.BadGateway, old.StatusCode);
+    }
+
+    [Fact]
+    public void VaryIsPromisedWhileStartUpCompressionIsPendingAndDroppedWhenItDoesNotPay()
+    {
+        var root = Path.GetDirectoryName(Write("pending/app.css", string.Concat(Enumerable.Repeat("body { margin: 0; }\n", 200))))!;
+        Write("pending/tiny.txt", "hi");
+        File.WriteAllBytes(Path.Combine(root, "font.woff2"), RandomNumberGenerator.GetBytes(2000));
+        var mount = new StaticMount("pending", "/static/", root, "public, max-age=60", "public, max-age=31536000, immutable", "*",
+            FallThrough: false, Internal: false, Watch: false, TimeSpan.Zero, ServeManifest: false, IsRootFiles: false);
+        var budget = new MemoryBudget(1 << 20);
+        var catalog = new CatalogBuilder(budget, fillIn: true, NullLogger.Instance).Build(mount);
+        Assert.True(catalog.Find("app.css")!.Varies);
+        Assert.True(catalog.Find("tiny.txt")!.Varies);
+        Assert.False(catalog.Find("font.woff2")!.Varies);
+
+        var filled = new FillInCompressor(budget, NullLogger.Instance).Fill(catalog, Path.Combine(_directory, "cache"), CancellationToken.None);
+        Assert.True(filled.Find("app.css")! is { HasVariants: true, Varies: true });
+        Assert.True(filled.Find("tiny.txt")! is { HasVariants: false, Varies: false });
+
+        var withoutFillIn = new CatalogBuilder(new MemoryBudget(1 << 20), fillIn: false, NullLogger.Instance).Build(mount);
+        Assert.False(withoutFillIn.Find("app.css")!.Varies);
     }
 
     private static async Task<string> EventuallyAsync(HttpClient client, string path, Func<string, bool> done)
