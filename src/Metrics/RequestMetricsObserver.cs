@@ -1,40 +1,48 @@
+using System.Collections.Concurrent;
+using Prometheus;
 using Sidecar.Logging;
 
 namespace Sidecar.Telemetry;
 
 /// <summary>
 /// Turns each finished request's <see cref="RequestRecord"/> into metric observations. Runs after the
-/// response, on the request's thread, so it only does label lookups and atomic adds.
+/// response, on the request's thread; each route's series are resolved once and kept, so a request costs
+/// array lookups and atomic adds, not label lookups.
 /// </summary>
-internal sealed class RequestMetricsObserver : IRequestObserver
+public sealed class RequestMetricsObserver : IRequestObserver
 {
+    private static readonly string[] Methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "_OTHER"];
+    private static readonly string[] StatusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
+
+    private readonly ConcurrentDictionary<string, RouteSeries> _routes = new(StringComparer.Ordinal);
+
     public void OnCompleted(HttpContext context, RequestRecord record)
     {
         var route = RouteLabel(record);
-        var status = context.Response.StatusCode;
-        SidecarMetrics.Requests.WithLabels(route, MethodLabel(context.Request.Method), StatusClass(status)).Inc();
-        SidecarMetrics.RequestDuration.WithLabels(route).Observe(record.Elapsed.TotalSeconds);
+        var series = _routes.GetOrAdd(route, static name => new RouteSeries(name));
+        series.Requests(MethodIndex(context.Request.Method), StatusClassIndex(context.Response.StatusCode)).Inc();
+        series.Duration.Observe(record.Elapsed.TotalSeconds);
 
         if (record.UpstreamTimeToFirstByte is { } firstByte)
         {
-            SidecarMetrics.UpstreamTimeToFirstByte.WithLabels(route).Observe(firstByte.TotalSeconds);
+            series.UpstreamFirstByte.Observe(firstByte.TotalSeconds);
         }
 
         if (record.UpstreamTime is { } upstream)
         {
-            SidecarMetrics.UpstreamDuration.WithLabels(route).Observe(upstream.TotalSeconds);
+            series.Upstream.Observe(upstream.TotalSeconds);
         }
 
         // Zero means nothing was buffered (no body, or buffering off for the route); observing those zeros
         // would drown the buffering times that matter.
         if (record.RequestBufferTime > TimeSpan.Zero)
         {
-            SidecarMetrics.RequestBufferingDuration.WithLabels(route).Observe(record.RequestBufferTime.TotalSeconds);
+            series.RequestBuffering.Observe(record.RequestBufferTime.TotalSeconds);
         }
 
         if (record.ResponseBufferTime > TimeSpan.Zero)
         {
-            SidecarMetrics.ResponseBufferingDuration.WithLabels(route).Observe(record.ResponseBufferTime.TotalSeconds);
+            series.ResponseBuffering.Observe(record.ResponseBufferTime.TotalSeconds);
         }
 
         // Unbuffered bodies stream through without being counted; their declared length is the best figure,
@@ -44,23 +52,23 @@ internal sealed class RequestMetricsObserver : IRequestObserver
             : 0;
         if (received > 0)
         {
-            SidecarMetrics.ReceivedBytes.WithLabels(route).Inc(received);
+            series.Received.Inc(received);
         }
 
         var sent = record.BytesOut ?? context.Response.ContentLength ?? 0;
         if (sent > 0)
         {
-            SidecarMetrics.SentBytes.WithLabels(route).Inc(sent);
+            series.Sent.Inc(sent);
         }
 
         if (record.RequestSpooledToDisk)
         {
-            SidecarMetrics.SpooledToDisk.WithLabels("request").Inc();
+            SpooledRequests.Inc();
         }
 
         if (record.ResponseSpooledToDisk)
         {
-            SidecarMetrics.SpooledToDisk.WithLabels("response").Inc();
+            SpooledResponses.Inc();
         }
 
         switch (record.Rejection)
@@ -68,7 +76,7 @@ internal sealed class RequestMetricsObserver : IRequestObserver
             case null:
                 break;
             case Rejection.ClientAborted:
-                SidecarMetrics.ClientAborts.WithLabels(route).Inc();
+                series.ClientAborts.Inc();
                 break;
             case Rejection.SlowBody:
                 // Kestrel ends the connection for the same stall and ConnectionRejections counts it there, which
@@ -80,31 +88,51 @@ internal sealed class RequestMetricsObserver : IRequestObserver
         }
     }
 
+    private static readonly Counter.Child SpooledRequests = SidecarMetrics.SpooledToDisk.WithLabels("request");
+    private static readonly Counter.Child SpooledResponses = SidecarMetrics.SpooledToDisk.WithLabels("response");
+
     /// <summary>Route id or static mount; "none" when the request was refused before a route was chosen.</summary>
     internal static string RouteLabel(RequestRecord record) => record.Route ?? record.StaticMount ?? "none";
 
     /// <summary>Methods outside the standard set collapse to "_OTHER", as ASP.NET Core's own metrics do, so a client cannot mint labels.</summary>
-    internal static string MethodLabel(string method) => method switch
+    internal static string MethodLabel(string method) => Methods[MethodIndex(method)];
+
+    internal static string StatusClass(int status) => StatusClasses[StatusClassIndex(status)];
+
+    private static int MethodIndex(string method) => method switch
     {
-        "GET" => "GET",
-        "HEAD" => "HEAD",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "PATCH" => "PATCH",
-        "OPTIONS" => "OPTIONS",
-        "TRACE" => "TRACE",
-        "CONNECT" => "CONNECT",
-        _ => "_OTHER",
+        "GET" => 0,
+        "HEAD" => 1,
+        "POST" => 2,
+        "PUT" => 3,
+        "DELETE" => 4,
+        "PATCH" => 5,
+        "OPTIONS" => 6,
+        "TRACE" => 7,
+        "CONNECT" => 8,
+        _ => 9,
     };
 
-    internal static string StatusClass(int status) => status switch
+    private static int StatusClassIndex(int status) => status is >= 100 and < 600 ? status / 100 - 1 : 5;
+
+    /// <summary>One route's children of every per-route family, created on first use.</summary>
+    private sealed class RouteSeries(string route)
     {
-        >= 100 and < 200 => "1xx",
-        >= 200 and < 300 => "2xx",
-        >= 300 and < 400 => "3xx",
-        >= 400 and < 500 => "4xx",
-        >= 500 and < 600 => "5xx",
-        _ => "other",
-    };
+        private readonly Counter.Child?[] _requests = new Counter.Child?[Methods.Length * StatusClasses.Length];
+
+        public Histogram.Child Duration { get; } = SidecarMetrics.RequestDuration.WithLabels(route);
+        public Histogram.Child UpstreamFirstByte { get; } = SidecarMetrics.UpstreamTimeToFirstByte.WithLabels(route);
+        public Histogram.Child Upstream { get; } = SidecarMetrics.UpstreamDuration.WithLabels(route);
+        public Histogram.Child RequestBuffering { get; } = SidecarMetrics.RequestBufferingDuration.WithLabels(route);
+        public Histogram.Child ResponseBuffering { get; } = SidecarMetrics.ResponseBufferingDuration.WithLabels(route);
+        public Counter.Child Received { get; } = SidecarMetrics.ReceivedBytes.WithLabels(route);
+        public Counter.Child Sent { get; } = SidecarMetrics.SentBytes.WithLabels(route);
+        public Counter.Child ClientAborts { get; } = SidecarMetrics.ClientAborts.WithLabels(route);
+
+        public Counter.Child Requests(int method, int statusClass)
+        {
+            ref var slot = ref _requests[method * StatusClasses.Length + statusClass];
+            return slot ??= SidecarMetrics.Requests.WithLabels(route, Methods[method], StatusClasses[statusClass]);
+        }
+    }
 }
