@@ -95,10 +95,6 @@ public sealed class RequestMetricsObserver : IRequestObserver
     internal static string RouteLabel(RequestRecord record) => record.Route ?? record.StaticMount ?? "none";
 
     /// <summary>Methods outside the standard set collapse to "_OTHER", as ASP.NET Core's own metrics do, so a client cannot mint labels.</summary>
-    internal static string MethodLabel(string method) => Methods[MethodIndex(method)];
-
-    internal static string StatusClass(int status) => StatusClasses[StatusClassIndex(status)];
-
     private static int MethodIndex(string method) => method switch
     {
         "GET" => 0,
