@@ -1,0 +1,63 @@
+# Sidecar image: a Native AOT binary on Ubuntu's chiseled (distroless) runtime-deps base.
+# The final image has no shell, no package manager and no .NET runtime; it runs as a numeric
+# non-root user and writes only to /tmp, so it works with readOnlyRootFilesystem: true when the
+# Pod mounts an emptyDir at /tmp.
+#
+#   docker build --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) -t sidecar .
+#
+# tests/Image/build-and-run.sh builds this same file with buildah in CI.
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0-noble-aot AS build
+# Set by BuildKit/buildah for the platform being built; the SDK image runs on that platform too,
+# so the native toolchain in it links for the right architecture.
+ARG TARGETARCH
+WORKDIR /source
+
+# Restore in its own step so the package download is reused until the project file changes.
+COPY src/Sidecar.csproj src/
+RUN case "${TARGETARCH:-amd64}" in \
+      amd64) rid=linux-x64 ;; \
+      arm64) rid=linux-arm64 ;; \
+      *) echo "unsupported TARGETARCH ${TARGETARCH}" >&2; exit 1 ;; \
+    esac \
+ && echo "$rid" > /tmp/rid \
+ && dotnet restore src/Sidecar.csproj -r "$rid"
+
+COPY src/ src/
+ARG VERSION=0.1.0
+RUN dotnet publish src/Sidecar.csproj --no-restore -c Release -r "$(cat /tmp/rid)" \
+      -p:Version="${VERSION}" -o /publish \
+ && test -x /publish/sidecar
+
+FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="sidecar" \
+      org.opencontainers.image.description="Buffering reverse proxy for gunicorn in Kubernetes Pods (replaces the nginx sidecar)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled"
+
+# Only the binary: root-owned and not writable by the user it runs as.
+COPY --from=build /publish/sidecar /app/sidecar
+
+# The host's content root is the working directory, and the default appsettings.json reload watches
+# it recursively: from "/" that is an inotify watch on every directory of /proc and /sys, 150+ ms of
+# CPU at start-up. /app holds only the binary, and the reload is off (the sidecar's own config file
+# has its own polling reload).
+WORKDIR /app
+
+# Spooled bodies go to /tmp: mount an emptyDir there (the root filesystem can then be read-only).
+# The base image's ASPNETCORE_HTTP_PORTS is cleared because the ports come from SIDECAR_PORT and
+# SIDECAR_ADMIN_PORT; diagnostics are off so the runtime creates no IPC socket in /tmp.
+ENV SIDECAR_TEMP_DIR=/tmp \
+    TMPDIR=/tmp \
+    ASPNETCORE_HTTP_PORTS= \
+    DOTNET_EnableDiagnostics=0 \
+    DOTNET_hostBuilder__reloadConfigOnChange=false
+
+# Numeric, so kubelet can verify runAsNonRoot without a passwd lookup; above 10000 so it never
+# matches a host user.
+USER 10001:10001
+EXPOSE 8080 9901
+ENTRYPOINT ["/app/sidecar"]
