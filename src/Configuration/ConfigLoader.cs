@@ -14,6 +14,8 @@ public static class ConfigLoader
     public const string DefaultPath = "/etc/sidecar/sidecar.json";
     public const string ConfigVariable = "SIDECAR_CONFIG";
 
+    private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
+
     private static readonly JsonDocumentOptions JsonOptions = new()
     {
         CommentHandling = JsonCommentHandling.Skip,
@@ -77,7 +79,14 @@ public static class ConfigLoader
 
             try
             {
-                document = JsonDocument.Parse(content, JsonOptions);
+                // Editors on Windows save a byte order mark, and a ConfigMap created from such a file keeps it.
+                var json = content.AsMemory();
+                if (json.Span.StartsWith(Utf8Bom))
+                {
+                    json = json[Utf8Bom.Length..];
+                }
+
+                document = JsonDocument.Parse(json, JsonOptions);
             }
             catch (JsonException e)
             {

@@ -29,6 +29,12 @@ public sealed class ConfigReloader(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var (path, _) = ConfigLoader.ResolvePath(Lookup);
+        if (holder.Settings.ConfigPollInterval > TimeSpan.Zero)
+        {
+            logger.LogInformation("Watching {Path} for config changes every {Interval}; config {Hash} is in force",
+                path, holder.Settings.ConfigPollInterval, holder.Current.Hash);
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             var interval = holder.Settings.ConfigPollInterval;

@@ -50,6 +50,16 @@ public sealed class BrokenConfigTests
         Assert.StartsWith($"configuration OK: {volume.PathOf("sidecar.json")} (1 routes, 1 clusters, hash ", good.Output);
     }
 
+    /// <summary>Not broken: a byte order mark (Windows editors write one) and CRLF line ends are fine.</summary>
+    [Fact]
+    public void AByteOrderMarkAndCrlfLineEndsAreAccepted()
+    {
+        using var volume = new KubeletVolume();
+        volume.Write("sidecar.json", "\uFEFF" + ConfigText.Versioned("bom").Replace("\n", "\r\n"));
+        var errors = new StringWriter();
+        Assert.True(CheckConfigCommand.Run([CheckConfigCommand.Flag, volume.PathOf("sidecar.json")], _ => null, new StringWriter(), errors) == 0, errors.ToString());
+    }
+
     /// <summary>A running sidecar given each broken config logs the same problems, keeps the last good config and keeps serving.</summary>
     [Fact]
     public async Task ARejectedReloadLogsTheSameProblemsAndKeepsServing()
