@@ -16,7 +16,7 @@ public static class SchemaGenerator
     public enum Kind { Text, Switch, Duration, Size, Port, Count, Url, Networks, Json }
 
     public static string YarpSchemaUrl(string yarpVersion) =>
-        $"https://raw.githubusercontent.com/dotnet/reverse-proxy/v{yarpVersion}/{YarpSchemaFile}#/properties/ReverseProxy";
+        $"https://raw.githubusercontent.com/dotnet/yarp/v{yarpVersion}/{YarpSchemaFile}#/properties/ReverseProxy";
 
     public static Kind KindOf(SettingDefinition definition)
     {
