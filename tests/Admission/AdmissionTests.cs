@@ -183,7 +183,12 @@ public sealed class AdmissionTests
         await using var gunicorn = await Gunicorn.StartAsync(2);
         var file = Path.Combine(Directory.CreateTempSubdirectory("sidecar-queue-").FullName, "sidecar.json");
         await File.WriteAllTextAsync(file, ClusterJson(gunicorn.Address, maxConcurrency: 1));
-        using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_CONFIG"] = file });
+        // Reloads are triggered by the test (below) rather than by the poller, so they happen exactly when intended.
+        using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_CONFIG"] = file,
+            ["SIDECAR_CONFIG_POLL_INTERVAL"] = "0",
+        });
         using var metrics = new QueueMetrics(sidecar);
         using var client = sidecar.Client();
 
@@ -192,10 +197,9 @@ public sealed class AdmissionTests
         var second = client.GetAsync("/sleep?s=0.1");
         await QueueMetrics.UntilAsync(metrics.Waiting, 1, "second request held by the cluster's Sidecar.MaxConcurrency=1");
 
-        // What a hot reload does: swap in a configuration that raises the limit. The next request applies it.
-        var holder = sidecar.Services.GetRequiredService<ConfigHolder>();
+        // A hot reload raises the limit; the next request to arrive applies it to the queue.
         await File.WriteAllTextAsync(file, ClusterJson(gunicorn.Address, maxConcurrency: 2));
-        holder.Replace(ConfigLoader.Load(key => key == ConfigLoader.ConfigVariable ? file : null));
+        Assert.Equal(ConfigReloader.Outcome.Applied, await sidecar.Services.GetRequiredService<ConfigReloader>().CheckAsync());
         var third = client.GetAsync("/hello");
 
         Assert.Equal(HttpStatusCode.OK, (await second).StatusCode);
