@@ -70,6 +70,44 @@ public sealed partial class MonitoringFilesTests
         Assert.True(missing.Count == 0, "not exported by the sidecar: " + string.Join(", ", missing));
     }
 
+    [Fact]
+    public async Task DashboardIsWellFormedForGrafana()
+    {
+        using var dashboard = JsonDocument.Parse(await File.ReadAllTextAsync(DashboardFile));
+        var root = dashboard.RootElement;
+        Assert.Equal("sidecar", root.GetProperty("uid").GetString());
+        var variables = root.GetProperty("templating").GetProperty("list").EnumerateArray()
+            .Select(v => v.GetProperty("name").GetString()!)
+            .ToHashSet();
+        Assert.Contains("datasource", variables);
+
+        var ids = new HashSet<int>();
+        foreach (var panel in root.GetProperty("panels").EnumerateArray())
+        {
+            var title = panel.GetProperty("title").GetString();
+            Assert.True(ids.Add(panel.GetProperty("id").GetInt32()), $"duplicate panel id at '{title}'");
+            var grid = panel.GetProperty("gridPos");
+            Assert.True(grid.GetProperty("x").GetInt32() + grid.GetProperty("w").GetInt32() <= 24, $"'{title}' is wider than the dashboard");
+            if (panel.GetProperty("type").GetString() == "row")
+            {
+                continue;
+            }
+
+            Assert.Equal("${datasource}", panel.GetProperty("datasource").GetProperty("uid").GetString());
+            var targets = panel.GetProperty("targets").EnumerateArray().ToList();
+            Assert.NotEmpty(targets);
+            foreach (var target in targets)
+            {
+                var expr = target.GetProperty("expr").GetString()!;
+                foreach (Match variable in DashboardVariable().Matches(expr))
+                {
+                    Assert.True(variable.Groups[1].Value.StartsWith("__") || variables.Contains(variable.Groups[1].Value),
+                        $"'{title}' uses ${variable.Groups[1].Value}, which the dashboard does not define");
+                }
+            }
+        }
+    }
+
     private static void CollectExpressions(JsonElement element, List<string> expressions)
     {
         switch (element.ValueKind)
@@ -132,6 +170,9 @@ public sealed partial class MonitoringFilesTests
 
     [GeneratedRegex(@"\b(sidecar|process|dotnet|microsoft_aspnetcore|system_runtime)_[a-z0-9_]+\b")]
     private static partial Regex MetricName();
+
+    [GeneratedRegex(@"\$\{?([A-Za-z_]+)")]
+    private static partial Regex DashboardVariable();
 
     [GeneratedRegex("_(bucket|sum|count)$")]
     private static partial Regex HistogramSeries();
