@@ -77,6 +77,9 @@ public static class ProxyConfigReader
                 {
                     ["app"] = new() { Address = settings.Upstream.ToString() },
                 },
+                Metadata = settings.UpstreamSocket is { } socket
+                    ? new Dictionary<string, string> { [Forwarding.UnixSocketConnector.MetadataKey] = socket }
+                    : null,
             }, settings));
         }
 

@@ -36,7 +36,7 @@ public static class SettingsCatalog
     [
         new("Port", "8080", "Port for application traffic (all interfaces).", (s, v) => s.Port = Units.ParsePort(v)),
         new("AdminPort", "9901", "Port for /healthz/* and /metrics (all interfaces). Never serves application traffic.", (s, v) => s.AdminPort = Units.ParsePort(v)),
-        new("Upstream", "http://127.0.0.1:8000", "Where the default route sends requests: http://host:port of gunicorn.", (s, v) => s.Upstream = ParseUpstream(v)),
+        new("Upstream", "http://127.0.0.1:8000", "Where the default route sends requests: http://host:port of gunicorn, or unix:/path of its socket (gunicorn --bind unix:/path on a shared emptyDir).", (s, v) => (s.Upstream, s.UpstreamSocket) = ParseUpstream(v)),
         new("UpstreamTimeout", "60s", "Longest the upstream may stay silent (waiting for headers or between body reads) before the client gets 504. Above gunicorn's 30 s worker timeout so gunicorn's own timeout fires first.", (s, v) => s.UpstreamTimeout = Positive(Units.ParseDuration(v))),
         new("UpstreamConnectTimeout", "5s", "Longest a TCP connect to the upstream may take before the client gets 502.", (s, v) => s.UpstreamConnectTimeout = Positive(Units.ParseDuration(v))),
         new("UpstreamConcurrency", "0", "Most requests forwarded to a cluster at once; the rest wait in the sidecar's FIFO queue, each only after its body is fully buffered. Set it to gunicorn's worker count, e.g. from the same WEB_CONCURRENCY env var the app container reads. 0 = off. A cluster's Metadata Sidecar.MaxConcurrency overrides it.", (s, v) => s.UpstreamConcurrency = Units.ParseCount(v)),
@@ -92,14 +92,24 @@ public static class SettingsCatalog
     private static string NonEmpty(string value) =>
         value.Trim().Length > 0 ? value.Trim() : throw new FormatException("must not be empty");
 
-    private static Uri ParseUpstream(string value)
+    private static (Uri Address, string? Socket) ParseUpstream(string value)
     {
-        if (Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0)
+        var text = value.Trim();
+        if (text.StartsWith("unix:", StringComparison.Ordinal))
         {
-            return uri;
+            // gunicorn's and nginx's spelling. The HTTP requests still need an authority; the client's Host is forwarded anyway.
+            var path = text["unix:".Length..];
+            return Path.IsPathFullyQualified(path)
+                ? (new Uri("http://localhost/"), path)
+                : throw new FormatException($"'{value}' names no absolute socket path; expected unix:/path/to/gunicorn.sock");
         }
 
-        throw new FormatException($"'{value}' is not an upstream address; expected http://host:port, e.g. http://127.0.0.1:8000");
+        if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0)
+        {
+            return (uri, null);
+        }
+
+        throw new FormatException($"'{value}' is not an upstream address; expected http://host:port (e.g. http://127.0.0.1:8000) or unix:/path/to/gunicorn.sock");
     }
 
     private static IReadOnlyList<IPNetwork> ParseNetworks(string value)

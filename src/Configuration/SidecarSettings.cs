@@ -15,6 +15,9 @@ public sealed class SidecarSettings
 
     // Upstream
     public Uri Upstream { get; set; } = null!;
+
+    /// <summary>gunicorn's Unix domain socket when <see cref="Upstream"/> was given as <c>unix:/path</c>; null for TCP.</summary>
+    public string? UpstreamSocket { get; set; }
     public TimeSpan UpstreamTimeout { get; set; }
     public TimeSpan UpstreamConnectTimeout { get; set; }
 

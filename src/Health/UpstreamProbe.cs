@@ -32,7 +32,8 @@ public sealed class UpstreamProbe(ConfigHolder config)
                 return _last.Problem;
             }
 
-            var problem = await ConnectAsync(config.Settings.Upstream, cancellationToken);
+            var settings = config.Settings;
+            var problem = await ConnectAsync(settings.Upstream, settings.UpstreamSocket, cancellationToken);
             _last = (Stopwatch.GetTimestamp(), problem);
             return problem;
         }
@@ -42,23 +43,30 @@ public sealed class UpstreamProbe(ConfigHolder config)
         }
     }
 
-    private static async Task<string?> ConnectAsync(Uri upstream, CancellationToken cancellationToken)
+    private static async Task<string?> ConnectAsync(Uri upstream, string? socketPath, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ConnectTimeout);
-        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        var name = socketPath is null ? upstream.Authority : $"unix:{socketPath}";
         try
         {
+            if (socketPath is not null)
+            {
+                await Forwarding.UnixSocketConnector.ConnectOnceAsync(socketPath, timeout.Token);
+                return null;
+            }
+
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync(upstream.DnsSafeHost, upstream.Port, timeout.Token);
             return null;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return $"upstream {upstream.Authority} did not accept a connection within {ConnectTimeout.TotalSeconds:0} s";
+            return $"upstream {name} did not accept a connection within {ConnectTimeout.TotalSeconds:0} s";
         }
         catch (SocketException e)
         {
-            return $"upstream {upstream.Authority}: {e.Message}";
+            return $"upstream {name}: {e.Message}";
         }
     }
 }
