@@ -36,6 +36,8 @@ def parse_args(argv):
                         "{socket} expands to gunicorn's unix socket")
     p.add_argument("--readme", action="store_true", help="copy the table into README.md between the benchmark markers")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs) after the run")
+    p.add_argument("--serve", action="store_true",
+                   help="start everything, print the ports and pids, and wait (for profiling by hand); Ctrl-C stops")
     return p.parse_args(argv)
 
 
@@ -116,6 +118,7 @@ def main(argv):
     work = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
     os.chmod(work, 0o755)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
     started = time.monotonic()
     stamp = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
              "commit": git("rev-parse", "--short=12", "HEAD"), "dirty": bool(git("status", "--porcelain", "--", "src")),
@@ -136,6 +139,16 @@ def main(argv):
             variant.variant_env = env
             proxies.append(variant)
         ctx = Context(args.quick, work, app, gunicorn, proxies, spawn)
+        if args.serve:
+            for service in [gunicorn, *proxies]:
+                print(f"{service.name}: http://127.0.0.1:{service.port}  pids {service.pids()}  log {service.log_path}")
+            print(f"static: {app['static_urls']}  unix socket: {spawn.socket}")
+            sys.stdout.flush()
+            try:
+                signal.pause()
+            except KeyboardInterrupt:
+                pass
+            return 0
         if not static:
             ctx.note("the sidecar has no static settings on this commit: its static columns are n/a")
         ctx.note(f"nginx: the reference config ({template.name}) with client_max_body_size {MAX_BODY} so the 20 MiB upload fits; "
