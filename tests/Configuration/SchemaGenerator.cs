@@ -157,7 +157,7 @@ public static class SchemaGenerator
                 break;
             case Kind.Url:
                 json.WriteString("type", "string");
-                json.WriteString("pattern", "^\\s*https?://[^/\\s]+");
+                json.WriteString("pattern", "^\\s*(https?://[^/\\s]+|unix:/)");
                 break;
             case Kind.Networks:
                 Types(json, "string", "array");
