@@ -37,6 +37,31 @@ public static class Manifests
     private static readonly ConcurrentDictionary<string, Rendering> Cache = new();
     private static readonly Lazy<string> Workspace = new(CreateWorkspace);
 
+    /// <summary>
+    /// The trees use Kustomize 5 features (components, replacements, labels, generator options); an old
+    /// kubectl (Debian's kubernetes-client is 1.20, Kustomize 2) would fail with confusing messages.
+    /// </summary>
+    private static readonly Lazy<bool> RequireKustomize5 = new(() =>
+    {
+        ProcessRun.Result version;
+        try
+        {
+            version = ProcessRun.Run("kubectl", ["version", "--client"]);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException("kubectl is not installed; tests/run.sh installs it (the deploy tests render with `kubectl kustomize`)", e);
+        }
+
+        var match = System.Text.RegularExpressions.Regex.Match(version.Output, @"Kustomize Version: v(\d+)");
+        if (!match.Success || int.Parse(match.Groups[1].Value) < 5)
+        {
+            throw new InvalidOperationException($"kubectl with Kustomize v5 or later is needed (kubectl 1.27+); found: {version.Combined.Trim()}");
+        }
+
+        return true;
+    });
+
     public static string DeployDirectory => Path.Combine(TestPaths.RepositoryRoot, "deploy");
 
     public static Rendering Render(string tree) => Cache.GetOrAdd(tree, t =>
@@ -48,6 +73,7 @@ public static class Manifests
     /// <summary>Runs <c>kubectl kustomize</c>; throws with kubectl's message when the tree does not render.</summary>
     public static string Kustomize(string directory)
     {
+        _ = RequireKustomize5.Value;
         var result = ProcessRun.Run("kubectl", ["kustomize", directory]);
         if (result.ExitCode != 0)
         {
