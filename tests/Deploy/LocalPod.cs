@@ -36,8 +36,13 @@ public sealed class LocalPod : IAsyncDisposable
     /// <summary>The ConfigMap and Secret volumes, written by the kubelet's atomic writer; a test can update them.</summary>
     public Dictionary<string, KubeletVolume> KubeletVolumes { get; } = [];
 
-    /// <summary>Stands in for the app image's filesystem: /app/staticfiles holds the build's collectstatic output.</summary>
-    public string ImageRoot => Path.Combine(_root, "image");
+    /// <summary>
+    /// Stands in for the app image's filesystem: /app/staticfiles holds the build's collectstatic output.
+    /// Built once per test run, as an image is built once and run by every Pod; Pods only read it.
+    /// </summary>
+    public string ImageRoot => Image.Value;
+
+    private static readonly Lazy<string> Image = new(BuildImage);
 
     public string ImageStaticRoot => Path.Combine(ImageRoot, "app", "staticfiles");
 
@@ -115,7 +120,6 @@ public sealed class LocalPod : IAsyncDisposable
             ["DJANGO_DB_NAME"] = Path.Combine(_root, "db.sqlite3"),
         };
 
-        BuildImage();
         var imagePaths = ContainerOnHost.ImagePaths(ImageStaticRoot);
 
         var job = r.MigrationJob.Spec.Template.Spec;
@@ -171,11 +175,18 @@ public sealed class LocalPod : IAsyncDisposable
     }
 
     /// <summary>The app image's build step (Dockerfile: collectstatic at build time) into a directory standing in for the image.</summary>
-    private void BuildImage()
+    private static string BuildImage()
     {
+        var root = Directory.CreateTempSubdirectory("sidecar-localpod-image-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(root, recursive: true);
         var result = ProcessRun.Run("/usr/bin/python3", ["manage.py", "collectstatic", "--noinput"], ContainerOnHost.DjangoSource,
-            new Dictionary<string, string> { ["DJANGO_SECRET_KEY"] = "collectstatic-only", ["DJANGO_STATIC_ROOT"] = ImageStaticRoot });
+            new Dictionary<string, string>
+            {
+                ["DJANGO_SECRET_KEY"] = "collectstatic-only",
+                ["DJANGO_STATIC_ROOT"] = Path.Combine(root, "app", "staticfiles"),
+            });
         Assert.True(result.ExitCode == 0, $"collectstatic failed: {result.Combined}");
+        return root;
     }
 
     private Dictionary<string, string> LayOutVolumes(V1PodSpec pod, string prefix)
