@@ -79,6 +79,12 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
                 json.WriteString("route", route);
             }
 
+            if (record.StaticMount is { } mount)
+            {
+                json.WriteString("static_mount", mount);
+                json.WriteString("static_encoding", record.StaticEncoding);
+            }
+
             if (record.Rejection is { } rejection)
             {
                 json.WriteString("rejection", rejection);

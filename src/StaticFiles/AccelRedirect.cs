@@ -24,14 +24,13 @@ public static class AccelRedirect
             return;
         }
 
-        var settings = context.RequestServices.GetRequiredService<ConfigHolder>().Settings;
-        var catalog = context.RequestServices.GetRequiredService<StaticFileService>().Current(settings);
-        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AccelRedirect).FullName!);
-        var status = response.StatusCode;
-        if (status is < 200 or > 299)
+        if (response.StatusCode is < 200 or > 299)
         {
             return; // an error page from the app stays the app's answer
         }
+
+        var services = context.RequestServices;
+        var catalog = services.GetRequiredService<StaticFileService>().Current(services.GetRequiredService<ConfigHolder>().Settings);
 
         transform.SuppressResponseBody = true;
         var record = context.Features.Get<RequestRecord>();
@@ -46,7 +45,7 @@ public static class AccelRedirect
         var asset = Resolve(catalog, target.ToString(), out var mount);
         if (asset is null)
         {
-            logger.LogWarning("X-Accel-Redirect to {Target} names no file in an internal mount; answering 404", target.ToString());
+            services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AccelRedirect).FullName!).LogWarning("X-Accel-Redirect to {Target} names no file in an internal mount; answering 404", target.ToString());
             response.Headers.ContentType = default;
             response.Headers.ContentDisposition = default;
             if (mount is not null)

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Sidecar.Logging;
