@@ -200,11 +200,21 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
         var files = new SortedDictionary<string, FileInfo>(StringComparer.Ordinal);
         if (!Directory.Exists(root))
         {
-            logger.LogError("Static files: directory {Root} does not exist; nothing is served from it until it does", root);
+            logger.LogError("Static files: directory {Root} does not exist; nothing is served from it", root);
             return files;
         }
 
-        var realRoot = RealPath(Path.GetFullPath(root), 0).TrimEnd('/');
+        string realRoot;
+        try
+        {
+            realRoot = RealPath(Path.GetFullPath(root), 0).TrimEnd('/');
+        }
+        catch (IOException e)
+        {
+            logger.LogError("Static files: cannot resolve {Root}: {Error}; nothing is served from it", root, e.Message);
+            return files;
+        }
+
         var visited = new HashSet<string>(StringComparer.Ordinal) { realRoot };
         Walk(new DirectoryInfo(realRoot), "", realRoot, visited, files);
         return files;
@@ -234,7 +244,17 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
             var target = entry;
             if (entry.LinkTarget is not null)
             {
-                var real = RealPath(entry.FullName, 0);
+                string real;
+                try
+                {
+                    real = RealPath(entry.FullName, 0);
+                }
+                catch (IOException e)
+                {
+                    logger.LogWarning("Static files: not following {Link}: {Error}", entry.FullName, e.Message);
+                    continue;
+                }
+
                 if (!real.StartsWith(realRoot + "/", StringComparison.Ordinal))
                 {
                     logger.LogWarning("Static files: not following {Link}: it points outside {Root} (to {Target})", entry.FullName, realRoot, real);

@@ -24,14 +24,17 @@ public sealed record StaticMount(
     /// <summary>Prebuilt header value; empty = no Access-Control-Allow-Origin.</summary>
     public StringValues AllowOriginHeader { get; } = AllowOrigin.Length > 0 ? new StringValues(AllowOrigin) : StringValues.Empty;
 
-    /// <summary>The mounts the settings describe: StaticRoot, StaticRootFiles and every StaticMounts entry.</summary>
+    /// <summary>
+    /// The mounts the settings describe: StaticRoot, StaticRootFiles and every StaticMounts entry. A mount at "/"
+    /// always lets misses through: answering 404 for them would hide the whole app.
+    /// </summary>
     public static IReadOnlyList<StaticMount> FromSettings(SidecarSettings s)
     {
         var mounts = new List<StaticMount>();
         if (s.StaticRoot.Length > 0)
         {
             mounts.Add(new StaticMount(StaticMountOptions.NameFor(s.StaticUrl), s.StaticUrl, s.StaticRoot, s.StaticCacheControl,
-                s.StaticImmutableCacheControl, s.StaticAllowOrigin, s.StaticFallThrough, Internal: false, Watch: false,
+                s.StaticImmutableCacheControl, s.StaticAllowOrigin, s.StaticFallThrough || s.StaticUrl == "/", Internal: false, Watch: false,
                 TimeSpan.Zero, s.StaticServeManifest, IsRootFiles: false));
         }
 
@@ -44,7 +47,6 @@ public sealed record StaticMount(
 
         if (s.StaticRootFiles.Length > 0)
         {
-            // A miss at "/" is the app's business: the root mount never answers 404 itself.
             mounts.Add(new StaticMount("root", "/", s.StaticRootFiles, s.StaticCacheControl, s.StaticImmutableCacheControl,
                 s.StaticAllowOrigin, FallThrough: true, Internal: false, Watch: false, TimeSpan.Zero, ServeManifest: false, IsRootFiles: true));
         }

@@ -141,6 +141,8 @@ public sealed class StaticMountsTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(root, "passwd"), "/etc/passwd");
         File.CreateSymbolicLink(Path.Combine(root, "dangling"), Path.Combine(root, "nowhere"));
         File.CreateSymbolicLink(Path.Combine(root, "relative.txt"), "a/file.txt");
+        File.CreateSymbolicLink(Path.Combine(root, "ping"), Path.Combine(root, "pong"));
+        File.CreateSymbolicLink(Path.Combine(root, "pong"), Path.Combine(root, "ping"));
         using var sidecar = new SidecarFactory(ClosedUpstream, new Dictionary<string, string> { ["SIDECAR_STATIC_ROOT"] = root, ["SIDECAR_STATIC_COMPRESS"] = "off" });
         using var client = sidecar.Client();
         foreach (var path in new[] { "/static/a/file.txt", "/static/relative.txt" })
@@ -149,7 +151,7 @@ public sealed class StaticMountsTests : IDisposable
             Assert.Equal("inside", await response.Content.ReadAsStringAsync());
         }
 
-        foreach (var path in new[] { "/static/etc/passwd", "/static/passwd", "/static/dangling", "/static/self/a/file.txt", "/static/a/loop/file.txt" })
+        foreach (var path in new[] { "/static/etc/passwd", "/static/passwd", "/static/dangling", "/static/self/a/file.txt", "/static/a/loop/file.txt", "/static/ping" })
         {
             using var response = await client.SendAsync(Get(path));
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
