@@ -166,7 +166,10 @@ public static class ConfigLoader
             throw new ConfigException(source, problems);
         }
 
-        return new SidecarConfig(settings, routes, clusters, Fingerprint(content, environment), path) { Values = values };
+        var warnings = routes.SelectMany(r => SidecarMetadata.LookAlikes(r.Metadata, $"ReverseProxy.Routes.{r.RouteId}", RoutePolicy.Keys))
+            .Concat(clusters.SelectMany(c => SidecarMetadata.LookAlikes(c.Metadata, $"ReverseProxy.Clusters.{c.ClusterId}", ClusterPolicy.Keys)))
+            .ToList();
+        return new SidecarConfig(settings, routes, clusters, Fingerprint(content, environment), path) { Values = values, Warnings = warnings };
     }
 
     private static void ReadSidecarSection(JsonElement section, Dictionary<string, string> values, List<string> problems)

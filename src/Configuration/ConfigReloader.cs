@@ -29,6 +29,7 @@ public sealed class ConfigReloader(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var (path, _) = ConfigLoader.ResolvePath(Lookup);
+        LogWarnings(holder.Current);
         if (holder.Settings.ConfigPollInterval > TimeSpan.Zero)
         {
             logger.LogInformation("Watching {Path} for config changes every {Interval}; config {Hash} is in force",
@@ -155,7 +156,16 @@ public sealed class ConfigReloader(
         status.RecordApplied(next);
         logger.LogInformation("Config {Hash} applied from {Path}{Revision}: {Routes} routes, {Clusters} clusters (was {Previous})",
             next.Hash, path, Revision(path), next.Routes.Count, next.Clusters.Count, running.Hash);
+        LogWarnings(next);
         return Outcome.Applied;
+    }
+
+    private void LogWarnings(SidecarConfig config)
+    {
+        foreach (var warning in config.Warnings)
+        {
+            logger.LogWarning("Config {Hash}: {Warning}", config.Hash, warning);
+        }
     }
 
     private Outcome Reject(string source, IReadOnlyList<string> problems)

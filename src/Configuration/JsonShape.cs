@@ -131,13 +131,17 @@ public static class JsonShape
 /// <summary>Names the closest known key for a misspelling, the way a user would want to be told.</summary>
 public static class Spelling
 {
-    public static string Suggest(string key, IEnumerable<string> known)
+    public static string Suggest(string key, IEnumerable<string> known) =>
+        Closest(key, known) is { } best ? $"; did you mean '{best}'?" : "";
+
+    /// <summary>The known key a typo most likely meant, or null when none is close.</summary>
+    public static string? Closest(string key, IEnumerable<string> known)
     {
         var best = known
             .Select(k => (Key: k, Distance: EditDistance(key.ToLowerInvariant(), k.ToLowerInvariant())))
             .DefaultIfEmpty((Key: "", Distance: int.MaxValue))
             .MinBy(x => x.Distance);
-        return best.Distance <= Math.Max(2, key.Length / 3) ? $"; did you mean '{best.Key}'?" : "";
+        return best.Distance <= Math.Max(2, key.Length / 3) ? best.Key : null;
     }
 
     private static int EditDistance(string a, string b)

@@ -15,6 +15,9 @@ public sealed record SidecarConfig(
     /// these to find changes to settings that only take effect after a restart, and re-applies them to keep those as they run.
     /// </summary>
     public IReadOnlyDictionary<string, string> Values { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Things that are valid but probably not what the user meant; logged at start and on reload, printed by --check-config.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 }
 
 /// <summary>Thrown when a configuration has problems; <see cref="Problems"/> lists every one, each naming its key.</summary>

@@ -39,4 +39,29 @@ internal static class SidecarMetadata
 
         return policy;
     }
+
+    /// <summary>
+    /// Metadata keys YARP accepts but the sidecar ignores although they were almost certainly meant for it: a
+    /// misspelled prefix (<c>Sidcar.MaxBodySize</c>) or a setting name without one (<c>MaxBodySize</c>). YARP allows
+    /// any metadata, so these are warnings, not errors; silently ignoring them would hide a limit that is not applied.
+    /// </summary>
+    public static IEnumerable<string> LookAlikes(IReadOnlyDictionary<string, string>? metadata, string where, IReadOnlyList<string> keys)
+    {
+        foreach (var key in metadata?.Keys ?? [])
+        {
+            if (key.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var dot = key.IndexOf('.');
+            var misspelledPrefix = dot > 0 && Spelling.Closest(key[..dot], [Prefix.TrimEnd('.')]) is not null;
+            var meant = Spelling.Closest(dot >= 0 ? key[(dot + 1)..] : key, keys);
+            if (misspelledPrefix || (dot < 0 && meant is not null))
+            {
+                var hint = meant is not null ? $"; did you mean '{Prefix}{meant}'?" : $" (known: {string.Join(", ", keys.Select(k => Prefix + k))})";
+                yield return $"{where}.Metadata.{key}: ignored, because only keys starting with '{Prefix}' are sidecar settings{hint}";
+            }
+        }
+    }
 }

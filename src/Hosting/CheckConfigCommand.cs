@@ -26,6 +26,11 @@ public static class CheckConfigCommand
             var config = ConfigValidation.Standalone().LoadAsync(lookup).GetAwaiter().GetResult();
             output.WriteLine($"configuration OK: {config.SourcePath ?? "no config file, defaults and environment"} " +
                 $"({config.Routes.Count} routes, {config.Clusters.Count} clusters, hash {config.Hash})");
+            foreach (var warning in config.Warnings)
+            {
+                output.WriteLine($"  warning: {warning}");
+            }
+
             return 0;
         }
         catch (ConfigException e)

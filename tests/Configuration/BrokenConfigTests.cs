@@ -60,6 +60,33 @@ public sealed class BrokenConfigTests
         Assert.True(CheckConfigCommand.Run([CheckConfigCommand.Flag, volume.PathOf("sidecar.json")], _ => null, new StringWriter(), errors) == 0, errors.ToString());
     }
 
+    /// <summary>Metadata YARP accepts but the sidecar would ignore is valid, with a warning naming the key meant.</summary>
+    [Fact]
+    public void MetadataMeantForTheSidecarButIgnoredIsAWarning()
+    {
+        using var volume = new KubeletVolume();
+        volume.Write("sidecar.json", """
+            { "ReverseProxy": {
+                "Routes": { "upload": { "ClusterId": "upstream", "Match": { "Path": "/upload" },
+                                        "Metadata": { "Sidcar.MaxBodySize": "200m", "MaxBodySize": "200m", "Team": "payments" } } },
+                "Clusters": { "upstream": { "Destinations": { "a": { "Address": "http://127.0.0.1:8000" } },
+                                            "Metadata": { "sidecar-MaxConcurrency": "4", "SideCar_.QueueLength": "5" } } } } }
+            """);
+        var output = new StringWriter();
+        var errors = new StringWriter();
+
+        Assert.Equal(0, CheckConfigCommand.Run([CheckConfigCommand.Flag, volume.PathOf("sidecar.json")], _ => null, output, errors));
+
+        Assert.Equal("", errors.ToString());
+        var warnings = output.ToString().Split('\n').Where(l => l.StartsWith("  warning: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(
+        [
+            "  warning: ReverseProxy.Routes.upload.Metadata.Sidcar.MaxBodySize: ignored, because only keys starting with 'Sidecar.' are sidecar settings; did you mean 'Sidecar.MaxBodySize'?",
+            "  warning: ReverseProxy.Routes.upload.Metadata.MaxBodySize: ignored, because only keys starting with 'Sidecar.' are sidecar settings; did you mean 'Sidecar.MaxBodySize'?",
+            "  warning: ReverseProxy.Clusters.upstream.Metadata.SideCar_.QueueLength: ignored, because only keys starting with 'Sidecar.' are sidecar settings; did you mean 'Sidecar.QueueLength'?",
+        ], warnings);
+    }
+
     /// <summary>A running sidecar given each broken config logs the same problems, keeps the last good config and keeps serving.</summary>
     [Fact]
     public async Task ARejectedReloadLogsTheSameProblemsAndKeepsServing()

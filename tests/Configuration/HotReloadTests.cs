@@ -232,6 +232,43 @@ public sealed class HotReloadTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>What an operator sees when a reload touches a restart-only setting: the log line, the counter, and warnings.</summary>
+    [Fact]
+    public async Task ARestartOnlyChangeIsLoggedAndCountedOnTheRealProcess()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        using var volume = new KubeletVolume();
+        volume.Write("sidecar.json", ConfigText.Versioned("v1"));
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_CONFIG"] = volume.PathOf("sidecar.json"),
+            ["SIDECAR_CONFIG_POLL_INTERVAL"] = "100ms",
+        });
+
+        volume.Write("sidecar.json", """
+            { "Sidecar": { "MaxHeaderCount": "50", "KeepAliveTimeout": "2m" },
+              "ReverseProxy": { "Routes": { "app": { "ClusterId": "upstream", "Match": { "Path": "/{**catch-all}" },
+                                                     "Metadata": { "Sidecar.MaxBodySize": "1m", "MaxBodySise": "2m" } } } } }
+            """);
+        await ConfigText.EventuallyAsync(() => sidecar.Output.Contains(
+                "changes settings that take effect only after a restart: KeepAliveTimeout 75s -> 2m, MaxHeaderCount 100 -> 50; they keep their running values until then, the rest is applied now"),
+            "the restart-only changes named in the log", detail: () => "\n" + sidecar.Output);
+        await ConfigText.EventuallyAsync(() => sidecar.Output.Contains("ReverseProxy.Routes.app.Metadata.MaxBodySise: ignored"),
+            "the look-alike metadata key warned about", detail: () => "\n" + sidecar.Output);
+
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
+        var metrics = "";
+        await ConfigText.EventuallyAsync(async () => (metrics = await admin.GetStringAsync("/metrics")).Contains("sidecar_config_reloads_restart_required_total 1"),
+            "the restart-required counter", detail: () => "\n" + metrics);
+        Assert.Contains("sidecar_config_reloads_total{result=\"applied\"} 1", metrics);
+
+        // The live part is in force: the route's 1 MB limit.
+        using var client = new HttpClient { BaseAddress = sidecar.Address };
+        using var tooLarge = new HttpRequestMessage(HttpMethod.Post, "/echo") { Content = new ByteArrayContent(new byte[2 << 20]) };
+        tooLarge.Headers.ExpectContinue = true;
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await client.SendAsync(tooLarge)).StatusCode);
+    }
+
     [Fact]
     public async Task ARouteUpstreamTimeoutAppliesToThatRouteOnly()
     {
