@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using k8s.Models;
 using Sidecar.Tests.Infrastructure;
 
@@ -50,13 +51,18 @@ public sealed class ContainerOnHost
 
     public static string DjangoSource => Path.Combine(TestPaths.RepositoryRoot, "examples", "django");
 
+    /// <summary>
+    /// Maps a container path at the start of a value or after <c>=</c> or <c>:</c>, as in
+    /// <c>--bind=unix:/run/gunicorn/gunicorn.sock</c>; the longest matching container path wins.
+    /// </summary>
     public string MapPath(string value)
     {
         foreach (var (container, host) in _paths)
         {
-            if (value == container || value.StartsWith(container + "/", StringComparison.Ordinal))
+            var match = Regex.Match(value, $"(^|[=:]){Regex.Escape(container)}(?=/|$)");
+            if (match.Success)
             {
-                return host + value[container.Length..];
+                return value[..match.Index] + match.Groups[1].Value + host + value[(match.Index + match.Length)..];
             }
         }
 

@@ -28,7 +28,11 @@ public sealed class LocalPod : IAsyncDisposable
 
     public ExternalProcess App { get; private set; } = null!;
 
+    /// <summary>gunicorn's loopback port, unless it listens on <see cref="UpstreamSocket"/>.</summary>
     public int AppPort { get; private set; }
+
+    /// <summary>The host path of gunicorn's Unix socket when the Pod uses one.</summary>
+    public string? UpstreamSocket { get; private set; }
 
     /// <summary>Host directory of each Pod volume, by name.</summary>
     public Dictionary<string, string> Volumes { get; } = [];
@@ -155,9 +159,24 @@ public sealed class LocalPod : IAsyncDisposable
         }
 
         var app = new ContainerOnHost(r, r.App, imagePaths, Volumes);
-        // A later --bind overrides gunicorn.conf.py's 127.0.0.1:8000, so parallel tests never collide.
-        App = app.Start(database, "--bind", $"127.0.0.1:{AppPort}");
-        await Ports.WaitUntilListeningAsync(AppPort, TimeSpan.FromSeconds(30), () => App.Output);
+        if (UpstreamSocket is { } socket)
+        {
+            // A socket in a per-Pod volume cannot collide with other tests: the manifest's own command.
+            App = app.Start(database);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!File.Exists(socket) && DateTime.UtcNow < deadline && !App.HasExited)
+            {
+                await Task.Delay(100);
+            }
+
+            Assert.True(File.Exists(socket), $"gunicorn made no socket at {socket}: {App.Output}");
+        }
+        else
+        {
+            // A later --bind overrides gunicorn.conf.py's 127.0.0.1:8000, so parallel tests never collide.
+            App = app.Start(database, "--bind", $"127.0.0.1:{AppPort}");
+            await Ports.WaitUntilListeningAsync(AppPort, TimeSpan.FromSeconds(30), () => App.Output);
+        }
     }
 
     /// <summary>The sidecar with its container's environment and args, on free ports instead of the fixed ones.</summary>
@@ -165,7 +184,17 @@ public sealed class LocalPod : IAsyncDisposable
     {
         var r = Rendering;
         var environment = new ContainerOnHost(r, r.Sidecar, imagePaths, Volumes).Environment();
-        foreach (var fixedPort in new[] { "SIDECAR_PORT", "SIDECAR_ADMIN_PORT", "SIDECAR_UPSTREAM" })
+        var upstream = environment["SIDECAR_UPSTREAM"];
+        if (upstream.StartsWith("unix:", StringComparison.Ordinal))
+        {
+            UpstreamSocket = upstream["unix:".Length..]; // already mapped into the shared volume's directory
+        }
+        else
+        {
+            environment.Remove("SIDECAR_UPSTREAM");
+        }
+
+        foreach (var fixedPort in new[] { "SIDECAR_PORT", "SIDECAR_ADMIN_PORT" })
         {
             Assert.True(environment.Remove(fixedPort), $"the sidecar container should set {fixedPort} explicitly");
         }

@@ -105,13 +105,29 @@ public class ManifestConsistencyTests
     {
         var r = Manifests.Render(tree);
         var gunicorn = ContainerOnHost.GunicornOf(r);
-        var upstream = SidecarConfigOf(r).Settings.Upstream;
+        var settings = SidecarConfigOf(r).Settings;
 
-        Assert.Equal([$"{upstream.Host}:{upstream.Port}"], gunicorn.Bind);
-        Assert.Equal("127.0.0.1", upstream.Host); // loopback: nothing outside the Pod reaches gunicorn
+        if (settings.UpstreamSocket is { } socket)
+        {
+            // A socket in a volume both containers mount, and nothing else.
+            Assert.Equal([$"unix:{socket}"], gunicorn.Bind);
+            var directory = Path.GetDirectoryName(socket);
+            var appMount = Assert.Single(r.App.VolumeMounts, m => m.MountPath == directory);
+            var sidecarMount = Assert.Single(r.Sidecar.VolumeMounts, m => m.MountPath == directory);
+            Assert.Equal(appMount.Name, sidecarMount.Name);
+            Assert.NotNull(r.Volume(appMount.Name).EmptyDir);
+            Assert.Equal(2, r.Containers.Count(c => (c.VolumeMounts ?? []).Any(m => m.Name == appMount.Name)));
+        }
+        else
+        {
+            var upstream = settings.Upstream;
+            Assert.Equal([$"{upstream.Host}:{upstream.Port}"], gunicorn.Bind);
+            Assert.Equal("127.0.0.1", upstream.Host); // loopback: nothing outside the Pod reaches gunicorn
+        }
+
         Assert.Equal("sync", gunicorn.WorkerClass);
         // One request per sync worker: the sidecar queues the rest instead of gunicorn's listen backlog.
-        Assert.Equal(gunicorn.Workers, SidecarConfigOf(r).Settings.UpstreamConcurrency);
+        Assert.Equal(gunicorn.Workers, settings.UpstreamConcurrency);
         Assert.Null(r.App.Ports); // it must not pretend to listen on the Pod IP
     }
 

@@ -21,6 +21,7 @@ public static class Manifests
         "overlays/image-volume",
         "overlays/plain-sidecar",
         "overlays/queue-autoscaling",
+        "overlays/unix-socket",
     ];
 
     public static TheoryData<string> AllTrees => new(Trees);
