@@ -25,8 +25,10 @@ RUN case "${TARGETARCH:-amd64}" in \
 
 COPY src/ src/
 ARG VERSION=0.1.0
+# The build context has no .git, so the commit is passed in; it becomes sidecar_build_info's commit label.
+ARG REVISION=unknown
 RUN dotnet publish src/Sidecar.csproj --no-restore -c Release -r "$(cat /tmp/rid)" \
-      -p:Version="${VERSION}" -o /publish \
+      -p:Version="${VERSION}" -p:SourceRevisionId="${REVISION}" -o /publish \
  && test -x /publish/sidecar
 
 FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled

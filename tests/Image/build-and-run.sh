@@ -268,6 +268,12 @@ assert e["length"] == 1048576 and e["sha256"] == sys.argv[2], e' "$echo_json" "$
 got=$(curl -fsS "http://127.0.0.1:$port/big?size=8000000" | wc -c)
 [ "$got" = 8000000 ] || fail "GET /big returned $got bytes"
 grep -q '"status":200' "$work/sidecar.log" || fail "no access log line on stdout"
+# /metrics works in the native binary and names the commit the image was built from (REVISION).
+metrics=$(curl -fsS "http://127.0.0.1:$admin_port/metrics")
+grep -q "^sidecar_build_info{version=\"$version\",commit=\"$revision\"," <<<"$metrics" ||
+  fail "sidecar_build_info does not name version $version and commit $revision: $(grep '^sidecar_build_info' <<<"$metrics")"
+grep -q '^sidecar_requests_total{route="default",method="GET",status_class="2xx"} 2$' <<<"$metrics" ||
+  fail "sidecar_requests_total does not count the two GETs: $(grep '^sidecar_requests_total' <<<"$metrics")"
 
 kill -TERM "$sidecar_pid"
 for _ in $(seq 1 100); do kill -0 "$runner" 2>/dev/null || break; sleep 0.1; done
