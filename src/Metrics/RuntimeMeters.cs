@@ -68,7 +68,7 @@ internal static class RuntimeMeters
         _ => false,
     };
 
-    /// <summary>The instrument's own advice when it gives one (Kestrel and HttpClient do), else the sidecar's duration buckets.</summary>
+    /// <summary>The instrument's own advice when it gives one (Kestrel's histograms do), else the sidecar's duration buckets.</summary>
     private static double[] BucketsFor(Instrument instrument) =>
         instrument is Histogram<double> { Advice.HistogramBucketBoundaries: { Count: > 0 } advised }
             ? advised.ToArray()
