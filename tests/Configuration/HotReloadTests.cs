@@ -185,6 +185,9 @@ public sealed class HotReloadTests(ITestOutputHelper output)
         var upload = new GatedContent(4 << 20);
         var uploading = client.PostAsync("/echo", upload);
         await upload.HalfSent.WaitAsync(TimeSpan.FromSeconds(10));
+        // Sent is not received: only once the sidecar is spooling the body has it chosen the route and its limit.
+        var spool = sidecar.Services.GetRequiredService<Sidecar.Buffering.SpoolStore>();
+        await ConfigText.EventuallyAsync(() => spool.BytesOnDisk > 0, "upload being spooled");
 
         // v2 drops both routes: /echo falls back to the 1 MB default, /events/ to response buffering.
         volume.Write("sidecar.json", ConfigText.Versioned("v2"));
