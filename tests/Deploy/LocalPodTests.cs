@@ -266,3 +266,39 @@ public sealed class LiveConfigPodTests
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(LocalPod.FromIngress(HttpMethod.Get, "/api/whoami"))).StatusCode);
     }
 }
+
+/// <summary>overlays/plain-sidecar: both containers get SIGTERM together, and the sidecar still serves through the app's preStop sleep.</summary>
+public sealed class PlainSidecarShutdownTests
+{
+    [Fact]
+    public async Task After_sigterm_the_sidecar_keeps_serving_for_its_shutdown_delay_while_readiness_is_false()
+    {
+        var rendering = Manifests.Render("overlays/plain-sidecar");
+        await using var pod = await LocalPod.StartAsync(rendering);
+        var readiness = rendering.Sidecar.ReadinessProbe.HttpGet.Path;
+        Assert.Equal(HttpStatusCode.OK, (await pod.WaitForAdminAsync(readiness)).StatusCode);
+        var delay = ManifestConsistencyTests.SidecarConfigOf(rendering).Settings.ShutdownDelay;
+        Assert.True(delay > TimeSpan.Zero);
+
+        // The kubelet: SIGTERM to the sidecar (no preStop) while the app's preStop sleep holds gunicorn's.
+        var signalled = DateTime.UtcNow;
+        pod.Sidecar.Process.Signal(15);
+        using var admin = pod.Client(admin: true);
+        using var client = pod.Client();
+        var ready = await admin.GetAsync(readiness);
+        var served = await client.SendAsync(LocalPod.FromIngress(HttpMethod.Get, "/api/whoami"));
+        var servedWithin = DateTime.UtcNow - signalled;
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.True(servedWithin < delay, $"the check took {servedWithin}, longer than the shutdown delay {delay}");
+
+        // The preStop sleep ends: gunicorn stops gracefully, and the sidecar exits cleanly within the grace period.
+        pod.App.Signal(15);
+        Assert.True(await pod.App.WaitForExitAsync(TimeSpan.FromSeconds(30)), pod.Log);
+        var grace = TimeSpan.FromSeconds(rendering.Pod.TerminationGracePeriodSeconds ?? 30);
+        Assert.True(await pod.Sidecar.Process.WaitForExitAsync(grace), pod.Log);
+        Assert.Equal(0, pod.Sidecar.Process.ExitCode);
+        Assert.True(DateTime.UtcNow - signalled >= delay - TimeSpan.FromSeconds(1), "the sidecar left before its shutdown delay was over");
+    }
+}
