@@ -213,8 +213,15 @@ public sealed class PodShutdownTests
         Assert.Equal(0, pod.App.ExitCode);
 
         // The sidecar, still running, takes the Pod out of the Service while the app is gone.
+        // (The sidecar probes the upstream at most once a second, so the change may take that long.)
         using var admin = pod.Client(admin: true);
-        var notReady = await admin.GetAsync(readiness);
+        var stopped = DateTime.UtcNow;
+        HttpResponseMessage notReady;
+        while ((notReady = await admin.GetAsync(readiness)).StatusCode == HttpStatusCode.OK && DateTime.UtcNow - stopped < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(100);
+        }
+
         Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
         Assert.Contains("not ready", await notReady.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync(pod.Rendering.Sidecar.LivenessProbe.HttpGet.Path)).StatusCode);
@@ -285,11 +292,17 @@ public sealed class PlainSidecarShutdownTests
         pod.Sidecar.Process.Signal(15);
         using var admin = pod.Client(admin: true);
         using var client = pod.Client();
-        var ready = await admin.GetAsync(readiness);
+        // The signal is handled asynchronously: wait for readiness to turn, then ask for a page.
+        HttpStatusCode ready;
+        while ((ready = (await admin.GetAsync(readiness)).StatusCode) == HttpStatusCode.OK && DateTime.UtcNow - signalled < delay)
+        {
+            await Task.Delay(100);
+        }
+
         var served = await client.SendAsync(LocalPod.FromIngress(HttpMethod.Get, "/api/whoami"));
         var servedWithin = DateTime.UtcNow - signalled;
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready);
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         Assert.True(servedWithin < delay, $"the check took {servedWithin}, longer than the shutdown delay {delay}");
 
