@@ -19,7 +19,7 @@ public static class ReloadScope
         "DynamicCompression", "DynamicCompressionMinSize",
         // The static file service rebuilds its catalog in the background when these change, and swaps it in when done.
         "StaticRoot", "StaticUrl", "StaticCacheControl", "StaticImmutableCacheControl", "StaticAllowOrigin", "StaticFallThrough",
-        "StaticServeManifest", "StaticRootFiles", "StaticMounts", "StaticCompress", "StaticCompressDir", "StaticMemory",
+        "StaticServeManifest", "StaticRootFiles", "StaticMounts", "StaticCompress", "StaticCompressDir", "StaticMemory", "StaticAccessLog",
     };
 
     public static bool IsLive(string key) => Live.Contains(key);

@@ -71,6 +71,7 @@ public sealed class SidecarSettings
     public bool StaticCompress { get; set; }
     public string StaticCompressDir { get; set; } = "";
     public long StaticMemory { get; set; }
+    public bool StaticAccessLog { get; set; }
     public bool DynamicCompression { get; set; }
     public long DynamicCompressionMinSize { get; set; }
 

@@ -33,7 +33,7 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
                 observer.OnCompleted(context, record);
             }
 
-            if (settings.AccessLog)
+            if (settings.AccessLog && (settings.StaticAccessLog || record.StaticMount is null))
             {
                 Log(context, record);
             }

@@ -37,4 +37,22 @@ public sealed partial class CompressedCollectstaticTests
         Assert.Equal(fixture.Bytes(name + ".br").Length, root.GetProperty("bytes_out").GetInt64());
         Assert.Equal(200, root.GetProperty("status").GetInt32());
     }
+
+    [Fact]
+    public async Task StaticHitsCanBeLeftOutOfTheAccessLog()
+    {
+        await using var sidecar = await SidecarProcess.StartAsync(new Uri("http://127.0.0.1:1"),
+            fixture.Settings(("SIDECAR_ACCESS_LOG", "on"), ("SIDECAR_STATIC_ACCESS_LOG", "off")));
+        using var client = new HttpClient { BaseAddress = sidecar.Address };
+        using (await client.SendAsync(Get("/static/" + fixture.Hashed("css/app.css"), ("X-Request-ID", "static-quiet-1")))) { }
+        // A proxied request (502 from the closed upstream) is still logged; it is written after the static one.
+        using (await client.SendAsync(Get("/app", ("X-Request-ID", "proxied-loud-1")))) { }
+        for (var i = 0; i < 100 && !sidecar.Output.Contains("\"proxied-loud-1\""); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Contains("\"proxied-loud-1\"", sidecar.Output);
+        Assert.DoesNotContain("\"static-quiet-1\"", sidecar.Output);
+    }
 }
