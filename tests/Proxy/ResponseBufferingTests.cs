@@ -91,6 +91,29 @@ public sealed class ResponseBufferingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientThatStopsReadingIsCutOffAsASlowReadAndItsSpoolReleased()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_UPSTREAM_TIMEOUT"] = "2s" });
+        var store = sidecar.Services.GetRequiredService<SpoolStore>();
+        using var admin = sidecar.Client(admin: true);
+        // The metrics registry is process-wide and other in-process hosts may count too: compare, don't equate.
+        var before = SlowReads(admin);
+        using var stalled = await StartStalledDownloadAsync(sidecar.Port, 16 << 20);
+
+        await RequestBufferingTests.WaitUntil(() => store.BytesOnDisk == 0 && SlowReads(admin) > before, TimeSpan.FromSeconds(15));
+
+        Assert.True(SlowReads(admin) > before, "the stalled reader was not counted as slow_read");
+        Assert.Equal(0, store.BytesOnDisk);
+    }
+
+    private static double SlowReads(HttpClient admin)
+    {
+        var exposition = admin.GetStringAsync("/metrics").GetAwaiter().GetResult();
+        var line = exposition.Split('\n').Single(l => l.StartsWith("sidecar_rejections_total{reason=\"slow_read\"}", StringComparison.Ordinal));
+        return double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task ClientLeavingMidDownloadReleasesTheSpool()
     {
         using var sidecar = new SidecarFactory(_gunicorn.Address);
