@@ -30,6 +30,10 @@ public class ReadmeSnippetTests
         Assert.NotNull(spec.Containers.Single().Lifecycle.PreStop.Sleep);
         Assert.Contains("--bind=127.0.0.1:8000", spec.Containers.Single().Command);
         Assert.All(sidecar.VolumeMounts, m => Assert.NotNull(spec.Volumes.Single(v => v.Name == m.Name).EmptyDir.SizeLimit));
+        // The grace period covers the preStop sleep, gunicorn's default graceful_timeout (30 s) and the
+        // sidecar's default drain, since the snippet sets neither.
+        var drain = Sidecar.Configuration.Units.ParseDuration(Sidecar.Configuration.SettingsCatalog.Find("DrainTimeout")!.Default);
+        Assert.True(spec.TerminationGracePeriodSeconds >= spec.Containers.Single().Lifecycle.PreStop.Sleep.Seconds + 30 + drain.TotalSeconds);
         // One forwarded request per sync worker.
         Assert.Contains($"--workers={Rendering.Env(sidecar, "SIDECAR_UPSTREAM_CONCURRENCY")}", spec.Containers.Single().Command);
     }
