@@ -14,11 +14,22 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# kubectl may come from elsewhere than Debian (a cloud SDK, a static binary); any kubectl with kustomize will do.
+if command -v kubectl >/dev/null 2>&1; then
+  missing=("${missing[@]/kubectl}")
+fi
+read -ra missing <<<"${missing[*]}"
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ! DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null; then
+    # One unavailable name fails the whole transaction; install the rest one by one and say what is missing,
+    # so only the tests that need the missing program fail, each naming it.
+    for p in "${missing[@]}"; do
+      DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$p" >/dev/null 2>&1 || echo "warning: could not install $p"
+    done
+  fi
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
