@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Sidecar.Buffering;
+using Sidecar.Configuration;
 
 namespace Sidecar.Micro;
 
@@ -21,7 +22,7 @@ public class SpoolBenchmarks
     public void Setup()
     {
         _directory = Directory.CreateTempSubdirectory("sidecar-micro-").FullName;
-        _store = new SpoolStore(Fixtures.Config(("SIDECAR_TEMP_DIR", _directory)).Settings);
+        _store = new SpoolStore(new ConfigHolder(Fixtures.Config(("SIDECAR_TEMP_DIR", _directory))));
     }
 
     [GlobalCleanup]

@@ -7,15 +7,16 @@ namespace Sidecar.Buffering;
 /// The temp directory shared by every spooled body: creates the files and keeps the disk quota.
 /// Files are unlinked as soon as they are opened, so nothing is left behind even if the process is killed.
 /// </summary>
-public sealed class SpoolStore(SidecarSettings settings)
+public sealed class SpoolStore(ConfigHolder config)
 {
     private long _bytesOnDisk;
     private long _filesCreated;
     private long _bytesWritten;
 
-    public string Directory { get; } = settings.SpoolDirectory;
+    // TempDir and SpoolQuota are restart-only settings (see ReloadScope), so the start-up values stay in force.
+    public string Directory { get; } = config.Settings.SpoolDirectory;
 
-    public long Quota { get; } = settings.SpoolQuota;
+    public long Quota { get; } = config.Settings.SpoolQuota;
 
     /// <summary>Bytes currently held in temp files by requests in flight.</summary>
     public long BytesOnDisk => Interlocked.Read(ref _bytesOnDisk);

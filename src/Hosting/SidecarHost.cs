@@ -34,7 +34,6 @@ public static class SidecarHost
         services.AddDataProtection().UseEphemeralDataProtectionProvider();
         services.AddSingleton(new ConfigHolder(config));
         services.AddSingleton(new ConfigReloadStatus(config));
-        services.AddSingleton(settings);
         services.AddSingleton<SpoolStore>();
         services.AddSingleton<AccessLogWriter>();
         services.AddSingleton<DrainState>();
