@@ -73,10 +73,6 @@ public static class ProxyErrors
             ForwarderError.NoAvailableDestinations => (503, Rejection.UpstreamRefused, "no upstream destination is available"),
             ForwarderError.Request => (502, Rejection.UpstreamRefused, $"cannot reach upstream {upstream}: {detail}"),
             ForwarderError.ResponseHeaders => (502, Rejection.UpstreamFailed, $"upstream {upstream} sent an invalid response: {detail}"),
-            // A write to a departed client fails with an I/O error; a cancelled one means YARP's idle timer fired while
-            // the client was not reading: it stalled for UpstreamTimeout, nginx's send_timeout. YARP has aborted it.
-            ForwarderError.ResponseBodyClient when error.Exception is OperationCanceledException =>
-                (StatusCodes.Status408RequestTimeout, Rejection.SlowRead, "the client stopped reading the response"),
             ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
                 or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeRequestClient
                 or ForwarderError.UpgradeResponseClient => (0, Rejection.ClientAborted, "client went away"),

@@ -67,7 +67,6 @@ public static class Rejection
 {
     public const string BodyTooLarge = "body_too_large";
     public const string SlowBody = "slow_body";
-    public const string SlowRead = "slow_read";
     public const string Smuggling = "smuggling_shape";
     public const string SpoolFull = "spool_full";
     public const string UpstreamRefused = "upstream_refused";
