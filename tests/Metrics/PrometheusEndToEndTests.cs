@@ -11,6 +11,8 @@ namespace Sidecar.Tests.Telemetry;
 /// Every kind of traffic is driven a known number of times, and Prometheus must report exactly those numbers.
 /// The sidecar runs in its own process so no other test's requests land in its (process-wide) registry.
 /// </summary>
+// Its exact counts depend on Kestrel's rate and header timers firing on time, so it runs alone like the other whole-process tests.
+[Collection(HeavyCollection.Name)]
 public sealed class PrometheusEndToEndTests
 {
     private const int Hellos = 7;
