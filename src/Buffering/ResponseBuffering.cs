@@ -9,6 +9,8 @@ namespace Sidecar.Buffering;
 /// nginx's proxy_buffering, as a YARP response transform: decides per response whether to spool it, and if so
 /// swaps the upstream content for a <see cref="SpooledContent"/>. Streams that must not wait are left alone:
 /// <c>X-Accel-Buffering: no</c> (honoured and stripped, as nginx does), server-sent events, upgrades and bodiless responses.
+/// A body whose Content-Length fits in <c>ResponseBufferMemory</c> (most HTML and JSON answers) is read whole here instead,
+/// before the headers go out: no pump task, no spool, and the worker is released just as early.
 /// </summary>
 public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILogger<ResponseBuffering> logger)
 {
@@ -41,10 +43,44 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
             return ValueTask.CompletedTask;
         }
 
+        var idleTimeout = proxy.Cluster.Config.HttpRequest?.ActivityTimeout ?? settings.UpstreamTimeout;
+        if (response.Content.Headers.ContentLength <= settings.ResponseBufferMemory)
+        {
+            return ReadWholeAsync(context, response.Content, idleTimeout, record);
+        }
+
         response.Content = new SpooledContent(response.Content, store, settings.ResponseBufferMemory,
-            settings.ResponseBufferMaxFile, proxy.Cluster.Config.HttpRequest?.ActivityTimeout ?? settings.UpstreamTimeout, record, logger,
+            settings.ResponseBufferMaxFile, idleTimeout, record, logger,
             context.HttpContext.Features.Get<IUpstreamCompletionFeature>());
         return ValueTask.CompletedTask;
+    }
+
+    /// <remarks>
+    /// A failure here happens before any byte reaches the client, so YARP answers 502 (504 for the timeout,
+    /// see <see cref="Forwarding.ProxyErrors"/>) instead of sending a truncated body.
+    /// The token carries YARP's activity timeout, restarted when the response headers arrived.
+    /// </remarks>
+    private static async ValueTask ReadWholeAsync(ResponseTransformContext context, HttpContent content, TimeSpan idleTimeout, RequestRecord? record)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await content.LoadIntoBufferAsync(context.CancellationToken);
+        }
+        catch (OperationCanceledException) when (!context.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the upstream sent no response body data for {idleTimeout.TotalSeconds:0.###} s");
+        }
+        finally
+        {
+            if (record is not null)
+            {
+                record.ResponseBufferTime = Stopwatch.GetElapsedTime(started);
+                record.UpstreamEnd = Stopwatch.GetTimestamp();
+            }
+        }
+
+        context.HttpContext.Features.Get<IUpstreamCompletionFeature>()?.OnUpstreamCompleted();
     }
 
     private static bool HasBufferableBody(HttpContext context, HttpResponseMessage response)

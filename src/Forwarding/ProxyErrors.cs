@@ -70,6 +70,8 @@ public static class ProxyErrors
         var (status, rejection, message) = error.Error switch
         {
             ForwarderError.RequestTimedOut => (504, Rejection.UpstreamTimeout, $"upstream {upstream} did not answer in time"),
+            // A small body read whole before the headers go out (ResponseBuffering) timed out.
+            ForwarderError.ResponseHeaders when error.Exception is TimeoutException => (504, Rejection.UpstreamTimeout, $"upstream {upstream} stopped in the middle of its response: {detail}"),
             ForwarderError.NoAvailableDestinations => (503, Rejection.UpstreamRefused, "no upstream destination is available"),
             ForwarderError.Request => (502, Rejection.UpstreamRefused, $"cannot reach upstream {upstream}: {detail}"),
             ForwarderError.ResponseHeaders => (502, Rejection.UpstreamFailed, $"upstream {upstream} sent an invalid response: {detail}"),

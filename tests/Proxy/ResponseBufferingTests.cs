@@ -141,6 +141,44 @@ public sealed class ResponseBufferingTests : IAsyncLifetime
         Assert.Equal(0, store.BytesOnDisk);
     }
 
+    [Fact]
+    public async Task SmallBodyCutShortBecomesA502InsteadOfATruncatedResponse()
+    {
+        // Under ResponseBufferMemory a body is read whole before the headers go out, so a failure can still be reported.
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        using var client = sidecar.Client();
+
+        var response = await client.GetAsync("/truncated?size=40000");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("upstream", await response.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/hello")).StatusCode);
+    }
+
+    [Fact]
+    public async Task SmallBodyThatStallsPastTheUpstreamTimeoutBecomesA504()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_UPSTREAM_TIMEOUT"] = "1s" });
+        using var client = sidecar.Client();
+
+        var response = await client.GetAsync("/stall?size=40000&s=3");
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Contains("stopped in the middle of its response", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task SmallBodyThatStallsWithinTheUpstreamTimeoutArrivesWhole()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_UPSTREAM_TIMEOUT"] = "5s" });
+        using var client = sidecar.Client();
+
+        var body = await client.GetByteArrayAsync("/stall?size=40000&s=0.5");
+
+        Assert.Equal(40000, body.Length);
+        Assert.Equal(Enumerable.Range(0, 40000).Select(i => (byte)i), body);
+    }
+
     [Theory]
     [InlineData("/stream?n=3&delay=1")]
     [InlineData("/sse?n=3&delay=1")]

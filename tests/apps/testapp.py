@@ -14,6 +14,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /accel?path=P&type=T   X-Accel-Redirect to P (with Content-Type T when given)
   /page?size=N           N bytes of text/html (compressible), with a strong ETag
   /truncated?size=N      promises N bytes, sends half, then the worker process dies
+  /stall?size=N&s=F      promises N bytes, sends half, waits F seconds, then sends the rest
   /gzipped?size=N        the same page, already gzip-encoded by the app (Content-Encoding: gzip)
   /seen                  requests the app has received (per worker pid), to prove rejected requests never arrived
   /concurrency           highest number of requests in progress at once across workers
@@ -102,6 +103,10 @@ def _route(path, query, environ, start_response):
         size = int(query.get("size", [str(4 << 20)])[0])
         start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))])
         return _die_halfway(size)
+    if path == "/stall":
+        size = int(query.get("size", ["1000"])[0])
+        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))])
+        return _stall_halfway(size, float(query.get("s", ["1"])[0]))
     if path == "/sleep":
         time.sleep(float(query.get("s", ["1"])[0]))
         return _json(start_response, {"slept": True, "pid": os.getpid()})
@@ -161,6 +166,12 @@ def _die_halfway(size):
     """Sends half the promised body, then the worker dies: an upstream failing mid-response."""
     yield PATTERN[: size // 2] if size // 2 <= len(PATTERN) else PATTERN
     os._exit(1)
+
+
+def _stall_halfway(size, delay):
+    yield PATTERN[: size // 2]
+    time.sleep(delay)
+    yield PATTERN[size // 2: size]
 
 
 def _slow(n, delay, sse):
