@@ -173,11 +173,26 @@ def start_nginx(work: Path, name: str, template: Path, port: int, upstream: str,
     return service
 
 
+def image_runtime_env() -> dict:
+    """The DOTNET_* settings the image sets (Dockerfile ENV), so the benchmark runs the binary as the image does."""
+    dockerfile = Path(__file__).resolve().parents[2] / "Dockerfile"
+    text = dockerfile.read_text().replace("\\\n", " ")
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("ENV "):
+            for pair in line[4:].split():
+                key, _, value = pair.partition("=")
+                if key.startswith("DOTNET_"):
+                    found[key] = value
+    return found
+
+
 def start_sidecar(work: Path, name: str, binary: Path, port: int, env: dict) -> Service:
     admin = free_port()
     spool = work / name / "spool"
     spool.mkdir(parents=True, exist_ok=True)
     full_env = dict(os.environ)
+    full_env.update(image_runtime_env())
     full_env.update({"SIDECAR_PORT": str(port), "SIDECAR_ADMIN_PORT": str(admin), "SIDECAR_TEMP_DIR": str(spool),
                      "SIDECAR_CONFIG": str(work / name / "sidecar.json")})
     (work / name / "sidecar.json").write_text("{}")

@@ -174,6 +174,8 @@ expect("ExposedPorts", sorted(c.get("ExposedPorts", {})), ["8080/tcp", "9901/tcp
 env = dict(e.split("=", 1) for e in c.get("Env", []))
 expect("SIDECAR_TEMP_DIR", env.get("SIDECAR_TEMP_DIR"), "/tmp")
 expect("DOTNET_EnableDiagnostics", env.get("DOTNET_EnableDiagnostics"), "0")
+# Peak RSS under load: the young-generation budget (hex, 1 MiB); see the Dockerfile.
+expect("DOTNET_GCgen0size", env.get("DOTNET_GCgen0size"), "100000")
 # Start-up cost: the host watches its content root (the working directory) unless this is off.
 expect("WorkingDir", c.get("WorkingDir"), "/app")
 expect("DOTNET_hostBuilder__reloadConfigOnChange", env.get("DOTNET_hostBuilder__reloadConfigOnChange"), "false")
