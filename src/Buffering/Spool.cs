@@ -4,54 +4,89 @@ using Microsoft.Win32.SafeHandles;
 namespace Sidecar.Buffering;
 
 /// <summary>
-/// An append-only body store: the first bytes in pooled memory, the rest in an unlinked temp file.
-/// One writer appends while one reader follows behind at its own pace (nginx's proxy temp file semantics),
-/// so a response can reach the client while the upstream is still being drained.
+/// An append-only body store: bytes in pooled memory while they fit in the memory limit, the rest in an
+/// unlinked temp file. One writer appends while one reader follows behind at its own pace (nginx's proxy
+/// buffers and temp file), so a response can reach the client while the upstream is still being drained.
 /// </summary>
+/// <remarks>
+/// With <c>forwardOnly</c> (responses) the memory limit counts only bytes the reader has not passed yet:
+/// a client that keeps up never sends the body to disk, as nginx only spills when its buffers are full.
+/// Without it (request bodies, which the forwarder may rewind) the first bytes stay in memory and the rest
+/// go to the file.
+/// </remarks>
 public sealed class Spool : IDisposable
 {
     private const int SegmentSize = 16 * 1024;
 
     private readonly SpoolStore _store;
-    private readonly byte[]?[] _segments;
     private readonly long _memoryLimit;
+    private readonly bool _forwardOnly;
     private readonly SemaphoreSlim _dataWritten = new(0, 1);
+    private readonly SemaphoreSlim _memoryFreed = new(0, 1);
+
+    // Consecutive ranges of the body, in order; guarded by locking the list itself.
+    private readonly List<Extent> _extents = [];
+    private int _firstLive;
+    private long _inMemory;
+    private long _fileLength;
+
     private SafeFileHandle? _file;
     private long _length;
-    private long _reservedOnDisk;
     private volatile bool _completed;
     private Exception? _fault;
     private int _disposed;
 
-    public Spool(SpoolStore store, long memoryLimit)
+    public Spool(SpoolStore store, long memoryLimit, bool forwardOnly = false)
     {
         _store = store;
-        var segments = (int)Math.Min(int.MaxValue, (memoryLimit + SegmentSize - 1) / SegmentSize);
-        _segments = new byte[]?[segments];
-        _memoryLimit = (long)segments * SegmentSize;
+        // Whole segments: a limit below one segment still buys one.
+        _memoryLimit = (memoryLimit + SegmentSize - 1) / SegmentSize * SegmentSize;
+        _forwardOnly = forwardOnly;
     }
 
     /// <summary>Bytes appended so far.</summary>
     public long Length => Interlocked.Read(ref _length);
 
     /// <summary>Bytes that went to the temp file rather than memory.</summary>
-    public long BytesOnDisk => Math.Max(0, Length - _memoryLimit);
+    public long BytesOnDisk => Interlocked.Read(ref _fileLength);
 
     public bool IsCompleted => _completed;
+
+    /// <summary>
+    /// Waits up to <paramref name="timeout"/> for the reader to free room for <paramref name="bytes"/> in memory.
+    /// False when it did not: the reader is behind, and what comes next goes to disk.
+    /// </summary>
+    public async ValueTask<bool> WaitForMemoryAsync(int bytes, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (!FitsInMemory(bytes))
+        {
+            var left = deadline - Environment.TickCount64;
+            if (left <= 0 || !await _memoryFreed.WaitAsync(TimeSpan.FromMilliseconds(left), cancellationToken))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private bool FitsInMemory(int bytes)
+    {
+        lock (_extents)
+        {
+            var tailRoom = _extents.Count > _firstLive && _extents[^1] is { Memory: not null } tail ? SegmentSize - tail.Length : 0;
+            var segments = (Math.Max(0, bytes - tailRoom) + SegmentSize - 1) / SegmentSize;
+            return _inMemory + segments * SegmentSize <= _memoryLimit;
+        }
+    }
 
     public async ValueTask AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var position = Length;
-        while (!data.IsEmpty && position < _memoryLimit)
-        {
-            var index = (int)(position / SegmentSize);
-            var offset = (int)(position % SegmentSize);
-            var segment = _segments[index] ??= ArrayPool<byte>.Shared.Rent(SegmentSize);
-            var count = Math.Min(data.Length, SegmentSize - offset);
-            data.Span[..count].CopyTo(segment.AsSpan(offset));
-            data = data[count..];
-            position += count;
-        }
+        var copied = AppendToMemory(data.Span, position);
+        position += copied;
+        data = data[copied..];
 
         if (!data.IsEmpty)
         {
@@ -60,22 +95,70 @@ public sealed class Spool : IDisposable
                 throw new SpoolFullException($"spool quota of {Configuration.Units.FormatSize(_store.Quota)} is used up (SIDECAR_SPOOL_QUOTA)");
             }
 
-            _reservedOnDisk += data.Length;
+            var fileOffset = _fileLength;
             try
             {
                 _file ??= _store.CreateFile();
-                await RandomAccess.WriteAsync(_file, data, position - _memoryLimit, cancellationToken);
+                await RandomAccess.WriteAsync(_file, data, fileOffset, cancellationToken);
             }
             catch (IOException e) when (e is not SpoolFullException)
             {
+                _store.Release(data.Length);
                 throw new SpoolFullException($"cannot write to the spool directory {_store.Directory}: {e.Message}", e);
             }
 
+            lock (_extents)
+            {
+                if (_extents.Count > _firstLive && _extents[^1] is { Memory: null } tail && tail.End == position)
+                {
+                    tail.Length += data.Length;
+                }
+                else
+                {
+                    _extents.Add(new Extent { Start = position, Length = data.Length, FileOffset = fileOffset });
+                }
+            }
+
+            Interlocked.Add(ref _fileLength, data.Length);
             position += data.Length;
         }
 
         Interlocked.Exchange(ref _length, position);
-        Signal();
+        Signal(_dataWritten);
+    }
+
+    /// <summary>Copies as much of <paramref name="data"/> as the memory limit allows into pooled segments.</summary>
+    private int AppendToMemory(ReadOnlySpan<byte> data, long position)
+    {
+        var copied = 0;
+        lock (_extents)
+        {
+            while (copied < data.Length)
+            {
+                Extent segment;
+                if (_extents.Count > _firstLive && _extents[^1] is { Memory: not null } tail && tail.Length < SegmentSize)
+                {
+                    segment = tail;
+                }
+                else if (_inMemory + SegmentSize <= _memoryLimit)
+                {
+                    segment = new Extent { Start = position + copied, Memory = ArrayPool<byte>.Shared.Rent(SegmentSize) };
+                    _extents.Add(segment);
+                    _inMemory += SegmentSize;
+                }
+                else
+                {
+                    break;
+                }
+
+                var count = Math.Min(data.Length - copied, SegmentSize - (int)segment.Length);
+                data.Slice(copied, count).CopyTo(segment.Memory.AsSpan((int)segment.Length));
+                segment.Length += count;
+                copied += count;
+            }
+        }
+
+        return copied;
     }
 
     /// <summary>No more data will come; <paramref name="fault"/> makes readers fail instead of seeing a clean end.</summary>
@@ -83,7 +166,7 @@ public sealed class Spool : IDisposable
     {
         _fault = fault;
         _completed = true;
-        Signal();
+        Signal(_dataWritten);
     }
 
     /// <summary>
@@ -111,8 +194,7 @@ public sealed class Spool : IDisposable
             var available = Length - position;
             if (available > 0)
             {
-                var count = (int)Math.Min(buffer.Length, available);
-                return await ReadAvailableAsync(position, buffer[..count], cancellationToken);
+                return await ReadAvailableAsync(position, buffer[..(int)Math.Min(buffer.Length, available)], cancellationToken);
             }
 
             if (completed)
@@ -129,31 +211,96 @@ public sealed class Spool : IDisposable
         }
     }
 
+    /// <summary>Copies from consecutive memory segments in one call; a file range is read on its own.</summary>
     private async ValueTask<int> ReadAvailableAsync(long position, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        if (position < _memoryLimit)
+        var copied = 0;
+        while (copied < buffer.Length)
         {
-            var index = (int)(position / SegmentSize);
-            var offset = (int)(position % SegmentSize);
-            var count = Math.Min(buffer.Length, SegmentSize - offset);
-            _segments[index].AsSpan(offset, count).CopyTo(buffer.Span);
-            return count;
+            var extent = Find(position + copied);
+            var offset = position + copied - extent.Start;
+            var count = (int)Math.Min(buffer.Length - copied, extent.Length - offset);
+            if (extent.Memory is null)
+            {
+                if (copied == 0)
+                {
+                    copied = await RandomAccess.ReadAsync(_file!, buffer[..count], extent.FileOffset + offset, cancellationToken);
+                }
+
+                break;
+            }
+
+            extent.Memory.AsSpan((int)offset, count).CopyTo(buffer.Span[copied..]);
+            copied += count;
         }
 
-        return await RandomAccess.ReadAsync(_file!, buffer, position - _memoryLimit, cancellationToken);
+        if (_forwardOnly)
+        {
+            // Segments this read has passed go back now, not at the next read: the writer may need the room first.
+            ReleaseBefore(position + copied);
+        }
+
+        return copied;
     }
 
-    private void Signal()
+    /// <summary>The extent holding <paramref name="position"/>.</summary>
+    private Extent Find(long position)
     {
-        if (_dataWritten.CurrentCount == 0)
+        lock (_extents)
+        {
+            var index = _firstLive;
+            while (_extents[index].End <= position)
+            {
+                index++;
+            }
+
+            return _extents[index];
+        }
+    }
+
+    /// <summary>Returns the memory of segments wholly before <paramref name="position"/>, except a tail the writer is still filling.</summary>
+    private void ReleaseBefore(long position)
+    {
+        lock (_extents)
+        {
+            while (_firstLive < _extents.Count && _extents[_firstLive] is var passed && passed.End <= position)
+            {
+                if (passed.Memory is { } memory)
+                {
+                    if (_firstLive == _extents.Count - 1 && passed.Length < SegmentSize)
+                    {
+                        return;
+                    }
+
+                    ArrayPool<byte>.Shared.Return(memory);
+                    passed.Memory = null;
+                    _inMemory -= SegmentSize;
+                    Signal(_memoryFreed);
+                }
+
+                _firstLive++;
+            }
+
+            // A long body read as it arrives would otherwise keep one passed extent per segment until the end.
+            if (_firstLive >= 1024)
+            {
+                _extents.RemoveRange(0, _firstLive);
+                _firstLive = 0;
+            }
+        }
+    }
+
+    private static void Signal(SemaphoreSlim signal)
+    {
+        if (signal.CurrentCount == 0)
         {
             try
             {
-                _dataWritten.Release();
+                signal.Release();
             }
             catch (SemaphoreFullException)
             {
-                // Another signal won the race; one pending wake-up is all a reader needs.
+                // Another signal won the race; one pending wake-up is all a waiter needs.
             }
         }
     }
@@ -166,14 +313,27 @@ public sealed class Spool : IDisposable
         }
 
         _file?.Dispose();
-        _store.Release(_reservedOnDisk);
-        for (var i = 0; i < _segments.Length; i++)
+        _store.Release(BytesOnDisk);
+        lock (_extents)
         {
-            if (_segments[i] is { } segment)
+            foreach (var extent in _extents)
             {
-                ArrayPool<byte>.Shared.Return(segment);
-                _segments[i] = null;
+                if (extent.Memory is { } memory)
+                {
+                    ArrayPool<byte>.Shared.Return(memory);
+                    extent.Memory = null;
+                }
             }
         }
+    }
+
+    /// <summary>A range of the body: in a pooled segment, or at <see cref="FileOffset"/> in the temp file.</summary>
+    private sealed class Extent
+    {
+        public long Start { get; init; }
+        public long Length { get; set; }
+        public byte[]? Memory { get; set; }
+        public long FileOffset { get; init; }
+        public long End => Start + Length;
     }
 }

@@ -14,7 +14,11 @@ namespace Sidecar.Buffering;
 /// </summary>
 public sealed class SpooledContent : HttpContent
 {
-    private const int CopyBufferSize = 64 * 1024;
+    // Half the default ResponseBufferMemory, so a read fits in memory once the client's writer has caught up.
+    private const int CopyBufferSize = 32 * 1024;
+
+    /// <summary>How long the pump waits for the client's writer to free memory before spilling to disk.</summary>
+    private static readonly TimeSpan ReaderGrace = TimeSpan.FromMilliseconds(5);
 
     private readonly HttpContent _upstream;
     private readonly Spool _spool;
@@ -30,7 +34,7 @@ public sealed class SpooledContent : HttpContent
         _upstream = upstream;
         _record = record;
         _completion = completion;
-        _spool = new Spool(store, memory);
+        _spool = new Spool(store, memory, forwardOnly: true);
         foreach (var header in upstream.Headers)
         {
             Headers.TryAddWithoutValidation(header.Key, header.Value);
@@ -45,6 +49,7 @@ public sealed class SpooledContent : HttpContent
         var started = Stopwatch.GetTimestamp();
         var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
         var handedOff = false;
+        var readerKeepsUp = true;
         Stream? source = null;
         try
         {
@@ -66,6 +71,15 @@ public sealed class SpooledContent : HttpContent
                     handedOff = true;
                     _spool.CompleteWithRemainder(source);
                     return;
+                }
+
+                if (readerKeepsUp)
+                {
+                    // While data is waiting, upstream reads complete at once, so this loop fills memory before the client's
+                    // writer has had a turn. A reader that frees room within the grace keeps the body off the disk (nginx
+                    // writes to the client socket in between); one that does not is slow, and from then on the upstream is
+                    // drained to disk without waiting.
+                    readerKeepsUp = await _spool.WaitForMemoryAsync(read, ReaderGrace, _cancel.Token);
                 }
 
                 try

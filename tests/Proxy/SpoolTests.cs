@@ -1,0 +1,140 @@
+using System.Security.Cryptography;
+using Sidecar.Buffering;
+using Sidecar.Configuration;
+
+namespace Sidecar.Tests.Proxy;
+
+/// <summary>
+/// The spool on its own: where bytes go (memory or temp file) depending on how far the reader is behind,
+/// and that they come back intact across every mix of the two.
+/// </summary>
+public sealed class SpoolTests : IDisposable
+{
+    private const int Memory = 64 * 1024;
+    private readonly string _directory = Directory.CreateTempSubdirectory("spool-tests-").FullName;
+    private readonly SpoolStore _store;
+
+    public SpoolTests()
+    {
+        var settings = new SidecarSettings { TempDir = _directory };
+        _store = new SpoolStore(new ConfigHolder(new SidecarConfig(settings, [], [], "test", null)));
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static byte[] Body(int size) => RandomNumberGenerator.GetBytes(size);
+
+    private static async Task<byte[]> ReadAllAsync(Spool spool, long from, int bufferSize, long upTo = long.MaxValue)
+    {
+        using var output = new MemoryStream();
+        var buffer = new byte[bufferSize];
+        var position = from;
+        int read;
+        while (position < upTo && (read = await spool.ReadAsync(position, buffer, CancellationToken.None)) > 0)
+        {
+            output.Write(buffer, 0, read);
+            position += read;
+        }
+
+        return output.ToArray();
+    }
+
+    [Fact]
+    public async Task ForwardOnlySpoolWithAReaderThatKeepsUpNeverTouchesTheDisk()
+    {
+        var body = Body(1 << 20);
+        using var spool = new Spool(_store, Memory, forwardOnly: true);
+        using var received = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        long position = 0;
+
+        for (var offset = 0; offset < body.Length; offset += 20_000)
+        {
+            await spool.AppendAsync(body.AsMemory(offset, Math.Min(20_000, body.Length - offset)), CancellationToken.None);
+            int read;
+            while (position < spool.Length && (read = await spool.ReadAsync(position, buffer, CancellationToken.None)) > 0)
+            {
+                received.Write(buffer, 0, read);
+                position += read;
+            }
+        }
+
+        spool.Complete();
+        Assert.Equal(0, spool.BytesOnDisk);
+        Assert.Equal(0, _store.FilesCreated);
+        Assert.Equal(body, received.ToArray());
+    }
+
+    [Fact]
+    public async Task ForwardOnlySpoolSpillsWhatTheReaderIsBehindOnAndReusesMemoryItHasPassed()
+    {
+        var body = Body(600_000);
+        using var spool = new Spool(_store, Memory, forwardOnly: true);
+        using var received = new MemoryStream();
+        var buffer = new byte[10_000];
+        long position = 0;
+
+        // Bursts of 150 KB with a partial read in between: memory, file and memory again, in one body.
+        for (var offset = 0; offset < body.Length; offset += 150_000)
+        {
+            await spool.AppendAsync(body.AsMemory(offset, 150_000), CancellationToken.None);
+            for (var i = 0; i < 12; i++)
+            {
+                var read = await spool.ReadAsync(position, buffer, CancellationToken.None);
+                received.Write(buffer, 0, read);
+                position += read;
+            }
+        }
+
+        spool.Complete();
+        received.Write(await ReadAllAsync(spool, position, 7_777));
+        Assert.InRange(spool.BytesOnDisk, 1, body.Length - Memory - 1);
+        Assert.Equal(body, received.ToArray());
+    }
+
+    [Fact]
+    public async Task RewindableSpoolKeepsTheFirstBytesInMemoryAndCanBeReadTwice()
+    {
+        var body = Body(300_000);
+        using var spool = new Spool(_store, Memory);
+        await spool.AppendAsync(body.AsMemory(0, 100_000), CancellationToken.None);
+        await spool.AppendAsync(body.AsMemory(100_000), CancellationToken.None);
+        spool.Complete();
+
+        Assert.Equal(body.Length - Memory, spool.BytesOnDisk);
+        Assert.Equal(body, await ReadAllAsync(spool, 0, 50_000));
+        Assert.Equal(body, await ReadAllAsync(spool, 0, 4_096));
+    }
+
+    [Fact]
+    public async Task WriterWaitingForMemoryResumesWhenTheReaderCatchesUpAndGivesUpWhenItDoesNot()
+    {
+        var body = Body(Memory + 32 * 1024);
+        using var spool = new Spool(_store, Memory, forwardOnly: true);
+        await spool.AppendAsync(body.AsMemory(0, Memory), CancellationToken.None);
+
+        Assert.False(await spool.WaitForMemoryAsync(32 * 1024, TimeSpan.FromMilliseconds(50), CancellationToken.None));
+
+        var waiting = spool.WaitForMemoryAsync(32 * 1024, TimeSpan.FromSeconds(30), CancellationToken.None).AsTask();
+        Assert.False(waiting.IsCompleted);
+        var read = await ReadAllAsync(spool, 0, 8 * 1024, upTo: Memory);
+        Assert.True(await waiting);
+
+        await spool.AppendAsync(body.AsMemory(Memory), CancellationToken.None);
+        spool.Complete();
+        Assert.Equal(0, spool.BytesOnDisk);
+        Assert.Equal(body, read.Concat(await ReadAllAsync(spool, Memory, 8 * 1024)).ToArray());
+    }
+
+    [Fact]
+    public async Task DisposingReturnsTheDiskQuota()
+    {
+        var spool = new Spool(_store, Memory);
+        await spool.AppendAsync(Body(200_000), CancellationToken.None);
+        Assert.Equal(200_000 - Memory, _store.BytesOnDisk);
+
+        spool.Dispose();
+
+        Assert.Equal(0, _store.BytesOnDisk);
+    }
+}
