@@ -69,6 +69,8 @@ public static class ProxyErrors
         var detail = Innermost(error.Exception)?.Message ?? error.Error.ToString();
         var (status, rejection, message) = error.Error switch
         {
+            // Whatever YARP saw (a small body read whole is cancelled under the transform, reported as ResponseHeaders).
+            _ when context.RequestAborted.IsCancellationRequested => (0, Rejection.ClientAborted, "client went away"),
             ForwarderError.RequestTimedOut => (504, Rejection.UpstreamTimeout, $"upstream {upstream} did not answer in time"),
             // A small body read whole before the headers go out (ResponseBuffering) timed out.
             ForwarderError.ResponseHeaders when error.Exception is TimeoutException => (504, Rejection.UpstreamTimeout, $"upstream {upstream} stopped in the middle of its response: {detail}"),

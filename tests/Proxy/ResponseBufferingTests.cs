@@ -168,6 +168,23 @@ public sealed class ResponseBufferingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientLeavingWhileASmallBodyIsReadCountsAsAClientAbortNotAnUpstreamFailure()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        using var admin = sidecar.Client(admin: true);
+        var before = ClientAborts(admin);
+        using (var socket = new Socket(SocketType.Stream, ProtocolType.Tcp))
+        {
+            await socket.ConnectAsync(IPAddress.Loopback, sidecar.Port);
+            await socket.SendAsync(Encoding.ASCII.GetBytes("GET /stall?size=40000&s=2 HTTP/1.1\r\nHost: x\r\n\r\n"));
+            await Task.Delay(500);
+        }
+
+        await RequestBufferingTests.WaitUntil(() => ClientAborts(admin) > before, TimeSpan.FromSeconds(10));
+        Assert.True(ClientAborts(admin) > before, "a client that left mid-request was not counted as a client abort");
+    }
+
+    [Fact]
     public async Task SmallBodyThatStallsWithinTheUpstreamTimeoutArrivesWhole()
     {
         using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_UPSTREAM_TIMEOUT"] = "5s" });
