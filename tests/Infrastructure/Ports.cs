@@ -5,12 +5,24 @@ namespace Sidecar.Tests.Infrastructure;
 
 public static class Ports
 {
-    /// <summary>A loopback port that was free a moment ago (the OS hands out ephemeral ports round-robin, so reuse races are rare).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> HandedOut = new();
+
+    /// <summary>
+    /// A loopback port that was free a moment ago and was never handed out before in this test run: the OS can give
+    /// the same ephemeral port to two calls in a row (seen once as a sidecar whose Port and AdminPort were equal).
+    /// </summary>
     public static int Free()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            if (HandedOut.TryAdd(port, true))
+            {
+                return port;
+            }
+        }
     }
 
     public static async Task WaitUntilListeningAsync(int port, TimeSpan timeout, Func<string>? describeFailure = null)
