@@ -188,6 +188,9 @@ public sealed class Spool : IDisposable
     /// </summary>
     public async ValueTask<int> ReadAsync(long position, Memory<byte> buffer, CancellationToken cancellationToken)
     {
+        // Checked even when data is at hand: once Kestrel has cut a client off, writes to it succeed silently,
+        // so cancellation (YARP links it to RequestAborted) is the only way the copy learns the client is gone.
+        cancellationToken.ThrowIfCancellationRequested();
         while (true)
         {
             var completed = _completed;

@@ -127,6 +127,16 @@ public sealed class SpoolTests : IDisposable
     }
 
     [Fact]
+    public async Task ReadingForAClientThatIsGoneFailsEvenWithDataInMemory()
+    {
+        using var spool = new Spool(_store, Memory, forwardOnly: true);
+        await spool.AppendAsync(Body(1000), CancellationToken.None);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(
+            () => spool.ReadAsync(0, new byte[100], new CancellationToken(canceled: true)).AsTask());
+    }
+
+    [Fact]
     public async Task DisposingReturnsTheDiskQuota()
     {
         var spool = new Spool(_store, Memory);
