@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Sidecar.Configuration;
@@ -14,23 +13,10 @@ public sealed record ClusterPolicy(int MaxConcurrency, int QueueLength, TimeSpan
     /// <summary>The metadata keys a cluster may set.</summary>
     public static IReadOnlyList<string> Keys { get; } = ["MaxConcurrency", "QueueLength", "QueueTimeout"];
 
-    private static readonly ConditionalWeakTable<ClusterConfig, Cached> Cache = new();
+    private static readonly PolicyCache<ClusterConfig, ClusterPolicy> Cache = new((cluster, settings) => Parse(cluster, settings, problems: null));
 
-    /// <summary>
-    /// The policy of a live cluster. Cached per cluster object and per settings object: a reload that changes
-    /// only the global settings keeps YARP's (unchanged) cluster object, so the settings must be part of the key.
-    /// </summary>
-    public static ClusterPolicy For(ClusterConfig cluster, SidecarSettings settings)
-    {
-        if (Cache.TryGetValue(cluster, out var cached) && ReferenceEquals(cached.Settings, settings))
-        {
-            return cached.Policy;
-        }
-
-        var policy = Parse(cluster, settings, problems: null);
-        Cache.AddOrUpdate(cluster, new Cached(settings, policy));
-        return policy;
-    }
+    /// <summary>The policy of a live cluster, parsed once per cluster object and settings object.</summary>
+    public static ClusterPolicy For(ClusterConfig cluster, SidecarSettings settings) => Cache.For(cluster, settings);
 
     /// <summary>Parses a cluster's metadata, adding each problem (naming cluster and key) to <paramref name="problems"/>.</summary>
     public static ClusterPolicy Parse(ClusterConfig cluster, SidecarSettings settings, List<string>? problems) =>
@@ -42,6 +28,4 @@ public sealed record ClusterPolicy(int MaxConcurrency, int QueueLength, TimeSpan
                 "queuetimeout" => policy with { QueueTimeout = Units.ParsePositiveDuration(value) },
                 _ => null,
             }, problems);
-
-    private sealed record Cached(SidecarSettings Settings, ClusterPolicy Policy);
 }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Sidecar.Configuration;
@@ -17,23 +16,10 @@ public sealed record RoutePolicy(bool RequestBuffering, bool ResponseBuffering, 
     /// <summary>The metadata keys a route may set, each named like the global setting it overrides.</summary>
     public static IReadOnlyList<string> Keys { get; } = ["RequestBuffering", "ResponseBuffering", "MaxBodySize", "UpstreamTimeout"];
 
-    private static readonly ConditionalWeakTable<RouteConfig, Parsed> Cache = new();
+    private static readonly PolicyCache<RouteConfig, RoutePolicy> Cache = new((route, settings) => Parse(route, settings, problems: null));
 
-    /// <summary>
-    /// The policy of a live route, parsed once per route object and settings. YARP keeps a route object across a
-    /// reload that leaves the route unchanged, so a reload that only changes a global default must still be seen here.
-    /// </summary>
-    public static RoutePolicy For(RouteConfig route, SidecarSettings settings)
-    {
-        if (Cache.TryGetValue(route, out var parsed) && ReferenceEquals(parsed.Settings, settings))
-        {
-            return parsed.Policy;
-        }
-
-        var fresh = new Parsed(settings, Parse(route, settings, problems: null));
-        Cache.AddOrUpdate(route, fresh);
-        return fresh.Policy;
-    }
+    /// <summary>The policy of a live route, parsed once per route object and settings object.</summary>
+    public static RoutePolicy For(RouteConfig route, SidecarSettings settings) => Cache.For(route, settings);
 
     /// <summary>Parses a route's metadata, adding each problem (naming route and key) to <paramref name="problems"/>.</summary>
     public static RoutePolicy Parse(RouteConfig route, SidecarSettings settings, List<string>? problems) =>
@@ -46,6 +32,4 @@ public sealed record RoutePolicy(bool RequestBuffering, bool ResponseBuffering, 
                 "upstreamtimeout" => policy with { UpstreamTimeout = Units.ParsePositiveDuration(value) },
                 _ => null,
             }, problems);
-
-    private sealed record Parsed(SidecarSettings Settings, RoutePolicy Policy);
 }

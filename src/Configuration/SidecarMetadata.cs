@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Sidecar.Configuration;
 
 /// <summary>
@@ -64,4 +66,30 @@ internal static class SidecarMetadata
             }
         }
     }
+}
+
+/// <summary>
+/// One parsed policy per live YARP route or cluster object and settings object. YARP keeps a route or cluster
+/// object across a reload that leaves it unchanged, so a reload that only changes a global default must still
+/// produce a fresh policy: the settings are part of the key.
+/// </summary>
+internal sealed class PolicyCache<TConfig, TPolicy>(Func<TConfig, SidecarSettings, TPolicy> parse)
+    where TConfig : class
+    where TPolicy : class
+{
+    private readonly ConditionalWeakTable<TConfig, Entry> _entries = new();
+
+    public TPolicy For(TConfig config, SidecarSettings settings)
+    {
+        if (_entries.TryGetValue(config, out var entry) && ReferenceEquals(entry.Settings, settings))
+        {
+            return entry.Policy;
+        }
+
+        var policy = parse(config, settings);
+        _entries.AddOrUpdate(config, new Entry(settings, policy));
+        return policy;
+    }
+
+    private sealed record Entry(SidecarSettings Settings, TPolicy Policy);
 }
