@@ -75,7 +75,7 @@ public sealed class Spool : IDisposable
     {
         lock (_extents)
         {
-            var tailRoom = _extents.Count > _firstLive && _extents[^1] is { Memory: not null } tail ? SegmentSize - tail.Length : 0;
+            var tailRoom = LiveTail is { Memory: not null } tail ? SegmentSize - tail.Length : 0;
             var segments = (Math.Max(0, bytes - tailRoom) + SegmentSize - 1) / SegmentSize;
             return _inMemory + segments * SegmentSize <= _memoryLimit;
         }
@@ -109,7 +109,7 @@ public sealed class Spool : IDisposable
 
             lock (_extents)
             {
-                if (_extents.Count > _firstLive && _extents[^1] is { Memory: null } tail && tail.End == position)
+                if (LiveTail is { Memory: null } tail && tail.End == position)
                 {
                     tail.Length += data.Length;
                 }
@@ -136,7 +136,7 @@ public sealed class Spool : IDisposable
             while (copied < data.Length)
             {
                 Extent segment;
-                if (_extents.Count > _firstLive && _extents[^1] is { Memory: not null } tail && tail.Length < SegmentSize)
+                if (LiveTail is { Memory: not null } tail && tail.Length < SegmentSize)
                 {
                     segment = tail;
                 }
@@ -245,6 +245,9 @@ public sealed class Spool : IDisposable
 
         return copied;
     }
+
+    /// <summary>The last extent, unless the reader has passed it; the writer extends it when it can. Call under the lock.</summary>
+    private Extent? LiveTail => _extents.Count > _firstLive ? _extents[^1] : null;
 
     /// <summary>The extent holding <paramref name="position"/>.</summary>
     private Extent Find(long position)

@@ -70,7 +70,7 @@ public sealed class StaticFileService : IDisposable
 
             // Requests keep the old catalog until the new one is complete.
             Volatile.Write(ref _builtFrom, settings);
-            _ = Task.Factory.StartNew(() =>
+            _ = RunOnOwnThread(() =>
             {
                 lock (_gate)
                 {
@@ -80,7 +80,7 @@ public sealed class StaticFileService : IDisposable
                         Rebuild(settings, mounts);
                     }
                 }
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            });
         }
     }
 
@@ -111,10 +111,15 @@ public sealed class StaticFileService : IDisposable
 
         var cacheDirectory = settings.StaticCompressDir.Length > 0 ? settings.StaticCompressDir : Path.Combine(Path.GetTempPath(), "sidecar-static");
         var compress = settings.StaticCompress;
-        // Hashing and Brotli q11 take seconds of CPU on big trees: a thread of their own keeps them off the request workers.
-        Volatile.Write(ref _fillIn, Task.Factory.StartNew(() => BackgroundWork(generation, catalogs, compress, cacheDirectory),
-            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+        Volatile.Write(ref _fillIn, RunOnOwnThread(() => BackgroundWork(generation, catalogs, compress, cacheDirectory)));
     }
+
+    /// <summary>
+    /// Catalog builds hash every file and fill-in compression runs Brotli q11: seconds of CPU on big trees. A thread
+    /// of their own keeps them off the thread pool, which keeps a single worker warm for requests.
+    /// </summary>
+    private static Task RunOnOwnThread(Action work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private void BackgroundWork(int generation, List<MountCatalog> catalogs, bool compress, string cacheDirectory)
     {
