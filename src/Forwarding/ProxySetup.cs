@@ -47,6 +47,7 @@ public static class ProxySetup
 
                     return ValueTask.CompletedTask;
                 });
+                context.AddResponseTransform(NoContentFraming.ApplyAsync);
                 StaticFiles.StaticFilesSetup.AddTransforms(context);
                 context.AddResponseTransform(transform =>
                     transform.HttpContext.RequestServices.GetRequiredService<ResponseBuffering>().ApplyAsync(transform));

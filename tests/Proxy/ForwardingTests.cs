@@ -144,4 +144,23 @@ public sealed class ForwardingTests : IAsyncLifetime
             await Task.Delay(TimeSpan.FromSeconds(pause));
         }
     }
+
+    [Fact]
+    public async Task A204ThatDeclaresContentIsForwardedAsAPlain204AndTheCauseIsLogged()
+    {
+        await using var sidecar = await SidecarProcess.StartAsync(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_ACCESS_LOG"] = "off" });
+
+        // Two requests on one connection: the second proves the first left no stray bytes behind.
+        var exchange = await RawHttp.ExchangeAsync(sidecar.Port,
+            "GET /status/204?body=stray HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(204, RawHttp.Status(exchange));
+        var second = exchange.IndexOf("HTTP/1.1 200", StringComparison.Ordinal);
+        Assert.True(second > 0, "no answer to the request after the 204:\n" + exchange);
+        var first = exchange[..second];
+        Assert.DoesNotContain("Content-Length", first, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("stray", exchange);
+        await RequestBufferingTests.WaitUntil(() => sidecar.Output.Contains("on a 204"), TimeSpan.FromSeconds(5));
+        Assert.Contains("204 GET /status/204: the upstream declared Content-Length: 5 on a 204", sidecar.Output);
+    }
 }

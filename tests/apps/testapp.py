@@ -11,6 +11,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /events/...?until=P    text/event-stream: one event, then waits (up to 20 s) for file P to exist, then a last event
   /api/upload            same as /echo (the upload route of the example configs)
   /status/N              answers with status N
+  /status/N?body=TEXT    the same, with TEXT as the body and its Content-Length whatever the status (an app bug)
   /accel?path=P&type=T   X-Accel-Redirect to P (with Content-Type T when given)
   /page?size=N           N bytes of text/html (compressible), with a strong ETag
   /truncated?size=N      promises N bytes, sends half, then the worker process dies
@@ -121,6 +122,10 @@ def _route(path, query, environ, start_response):
         return _until(query.get("until", [""])[0])
     if path.startswith("/status/"):
         code = int(path.rsplit("/", 1)[1])
+        if "body" in query:
+            body = query["body"][0].encode()
+            start_response(f"{code} Status", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+            return [body]
         if code in (204, 304):
             start_response(f"{code} Status", [])
             return [b""]
