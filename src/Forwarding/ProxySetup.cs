@@ -1,3 +1,4 @@
+using System.Text;
 using Sidecar.Buffering;
 using Sidecar.Configuration;
 using Sidecar.Logging;
@@ -25,6 +26,9 @@ public static class ProxySetup
                 // avoids sending a request down a connection the upstream is closing (a spurious 502).
                 handler.PooledConnectionIdleTimeout = TimeSpan.FromSeconds(1);
                 handler.MaxResponseDrainSize = 0;
+                // Byte-for-byte header values, matching Kestrel's side (KestrelSetup).
+                handler.RequestHeaderEncodingSelector = (_, _) => Encoding.Latin1;
+                handler.ResponseHeaderEncodingSelector = (_, _) => Encoding.Latin1;
                 // Trace context is the client's to send; the sidecar forwards its headers untouched rather than inventing one.
                 handler.ActivityHeadersPropagator = null;
             })

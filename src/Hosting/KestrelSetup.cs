@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Sidecar.Configuration;
 
@@ -13,6 +14,12 @@ public static class KestrelSetup
     public static void Configure(KestrelServerOptions kestrel, SidecarSettings settings)
     {
         kestrel.AddServerHeader = false;
+        // Header values pass through byte for byte, as through nginx: a client's UTF-8 X-File-Name, or the latin-1
+        // filename Django writes into Content-Disposition. Kestrel's defaults (UTF-8 in, ASCII out) answered the
+        // first with a 502 or a 400 and the second with a 502. Latin-1 maps every byte to one char and back;
+        // control characters are still refused.
+        kestrel.RequestHeaderEncodingSelector = _ => Encoding.Latin1;
+        kestrel.ResponseHeaderEncodingSelector = _ => Encoding.Latin1;
         kestrel.ListenAnyIP(settings.Port);
         kestrel.ListenAnyIP(settings.AdminPort);
 

@@ -7,13 +7,16 @@ namespace Sidecar.Tests.Infrastructure;
 /// <summary>Hand-written HTTP/1.1 over a socket, for framings a well-behaved client library refuses to send.</summary>
 public static class RawHttp
 {
-    /// <summary>Sends <paramref name="request"/> verbatim and returns everything the server sent until it closed or went quiet.</summary>
+    /// <summary>
+    /// Sends <paramref name="request"/> verbatim, one byte per character (Latin-1, so tests can write any byte), and
+    /// returns everything the server sent until it closed or went quiet, decoded the same way.
+    /// </summary>
     public static async Task<string> ExchangeAsync(int port, string request, TimeSpan? quiet = null)
     {
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, port);
         var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        await stream.WriteAsync(Encoding.Latin1.GetBytes(request));
         return await ReadUntilQuietAsync(stream, quiet ?? TimeSpan.FromSeconds(2));
     }
 

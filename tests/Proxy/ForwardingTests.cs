@@ -163,4 +163,42 @@ public sealed class ForwardingTests : IAsyncLifetime
         await RequestBufferingTests.WaitUntil(() => sidecar.Output.Contains("on a 204"), TimeSpan.FromSeconds(5));
         Assert.Contains("204 GET /status/204: the upstream declared Content-Length: 5 on a 204", sidecar.Output);
     }
+
+    [Fact]
+    public async Task HeaderBytesAbove0x7FReachTheAppUnchanged()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+
+        // A UTF-8 filename as upload libraries send it, and a lone latin-1 byte; RawHttp writes each char as one byte.
+        var exchange = await RawHttp.ExchangeAsync(sidecar.Port,
+            "GET /headers HTTP/1.1\r\nHost: x\r\nX-File-Name: caf\u00c3\u00a9.txt\r\nX-Latin: caf\u00e9\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, RawHttp.Status(exchange));
+        var seen = JsonDocument.Parse(exchange[(exchange.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+        // WSGI hands header values to the app as latin-1 strings: one char per byte received.
+        Assert.Equal("caf\u00c3\u00a9.txt", Header(seen, "X-File-Name"));
+        Assert.Equal("caf\u00e9", Header(seen, "X-Latin"));
+    }
+
+    [Fact]
+    public async Task HeaderBytesAbove0x7FReachTheClientUnchanged()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+
+        var exchange = await RawHttp.ExchangeAsync(sidecar.Port, "GET /nonascii-headers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, RawHttp.Status(exchange));
+        Assert.Contains("Content-Disposition: attachment; filename=\"caf\u00e9.txt\"\r\n", exchange);
+        Assert.Contains("X-Utf8-Name: caf\u00c3\u00a9\r\n", exchange);
+    }
+
+    [Fact]
+    public async Task ANulInARequestHeaderIsStillRefused()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+
+        var exchange = await RawHttp.ExchangeAsync(sidecar.Port, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0000b\r\nConnection: close\r\n\r\n");
+
+        Assert.True(RawHttp.Status(exchange) == 400, exchange);
+    }
 }

@@ -4,6 +4,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /hello                 small JSON
   /echo                  length, sha256, CONTENT_LENGTH, Transfer-Encoding and forwarded headers of the body it got
   /headers               the request headers as JSON
+  /nonascii-headers      headers with bytes above 0x7F: a latin-1 filename (Django's encoding) and a UTF-8 one
   /big?size=N            N bytes (default 1 MiB) of a repeating pattern
   /sleep?s=F             sleeps F seconds, then answers
   /stream?n=N&delay=F    N chunks, F seconds apart, with X-Accel-Buffering: no
@@ -96,6 +97,12 @@ def _route(path, query, environ, start_response):
         headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
         headers["Remote-Addr"] = environ.get("REMOTE_ADDR")
         return _json(start_response, headers)
+    if path == "/nonascii-headers":
+        # WSGI header values are latin-1 strings: each character is one byte on the wire (PEP 3333).
+        return _json(start_response, {}, extra=[
+            ("Content-Disposition", 'attachment; filename="caf\u00e9.txt"'),
+            ("X-Utf8-Name", "caf\u00e9".encode("utf-8").decode("latin-1")),
+        ])
     if path == "/big":
         size = int(query.get("size", [str(1 << 20)])[0])
         start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))])
