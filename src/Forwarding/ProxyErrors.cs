@@ -75,7 +75,7 @@ public static class ProxyErrors
             // A small body read whole before the headers go out (ResponseBuffering) timed out.
             ForwarderError.ResponseHeaders when error.Exception is TimeoutException => (504, Rejection.UpstreamTimeout, $"upstream {upstream} stopped in the middle of its response: {detail}"),
             ForwarderError.NoAvailableDestinations => (503, Rejection.UpstreamRefused, "no upstream destination is available"),
-            ForwarderError.Request => (502, Rejection.UpstreamRefused, $"cannot reach upstream {upstream}: {detail}"),
+            ForwarderError.Request => BeforeResponse(error.Exception, upstream, detail),
             ForwarderError.ResponseHeaders => (502, Rejection.UpstreamFailed, $"upstream {upstream} sent an invalid response: {detail}"),
             ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
                 or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeRequestClient
@@ -90,6 +90,39 @@ public static class ProxyErrors
         }
 
         await WriteAsync(context, status, rejection, message, logger);
+    }
+
+    /// <summary>
+    /// YARP reports every failure before the response head as one kind; the connection may have been refused, or the
+    /// upstream reached and then broken (nginx's "upstream prematurely closed connection"), which needs other action.
+    /// </summary>
+    private static (int, string, string) BeforeResponse(Exception? exception, string upstream, string detail) =>
+        HttpError(exception) switch
+        {
+            HttpRequestError.ResponseEnded => (502, Rejection.UpstreamFailed,
+                $"upstream {upstream} closed the connection without answering (a gunicorn worker that crashed, was killed or timed out does this): {detail}"),
+            HttpRequestError.InvalidResponse => (502, Rejection.UpstreamFailed, $"upstream {upstream} answered with something that is not HTTP/1.1: {detail}"),
+            HttpRequestError.ConfigurationLimitExceeded => (502, Rejection.UpstreamFailed, $"upstream {upstream} sent response headers over 64 KiB: {detail}"),
+            _ => (502, Rejection.UpstreamRefused, $"cannot reach upstream {upstream}: {detail}"),
+        };
+
+    private static HttpRequestError HttpError(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            var kind = e switch
+            {
+                HttpIOException io => io.HttpRequestError,
+                HttpRequestException request => request.HttpRequestError,
+                _ => HttpRequestError.Unknown,
+            };
+            if (kind != HttpRequestError.Unknown)
+            {
+                return kind;
+            }
+        }
+
+        return HttpRequestError.Unknown;
     }
 
     private static Exception? Innermost(Exception? e)

@@ -119,6 +119,45 @@ public sealed class ForwardingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WorkerDyingBeforeItAnswersGives502ThatSaysSoNotUnreachable()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        using var client = sidecar.Client();
+
+        var response = await client.GetAsync("/die");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.StartsWith($"502 Bad Gateway: upstream {_gunicorn.Address} closed the connection without answering", text);
+    }
+
+    [Fact]
+    public async Task UpstreamThatDoesNotSpeakHttpGives502ThatSaysSo()
+    {
+        // gunicorn always speaks HTTP; something else bound to its port (a debug server, a TLS listener) does not.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var notHttp = Task.Run(async () =>
+        {
+            using var connection = await listener.AcceptTcpClientAsync();
+            var stream = connection.GetStream();
+            await stream.ReadAsync(new byte[4096]);
+            await stream.WriteAsync("SSH-2.0-OpenSSH_9.2\r\n\r\n"u8.ToArray());
+        });
+        var address = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}");
+        using var sidecar = new SidecarFactory(address);
+        using var client = sidecar.Client();
+
+        var response = await client.GetAsync("/hello");
+        await notHttp;
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.StartsWith($"502 Bad Gateway: upstream {address} answered with something that is not HTTP/1.1", text);
+        Assert.Contains("SSH-2.0", text);
+    }
+
+    [Fact]
     public async Task SilentUpstreamGives504()
     {
         using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_UPSTREAM_TIMEOUT"] = "1s" });

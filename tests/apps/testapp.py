@@ -16,6 +16,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /accel?path=P&type=T   X-Accel-Redirect to P (with Content-Type T when given)
   /page?size=N           N bytes of text/html (compressible), with a strong ETag
   /truncated?size=N      promises N bytes, sends half, then the worker process dies
+  /die                   the worker process dies before answering (as when the OOM killer or gunicorn's timeout ends it)
   /stall?size=N&s=F      promises N bytes, sends half, waits F seconds, then sends the rest
   /gzipped?size=N        the same page, already gzip-encoded by the app (Content-Encoding: gzip)
   /seen                  requests the app has received (per worker pid), to prove rejected requests never arrived
@@ -107,6 +108,8 @@ def _route(path, query, environ, start_response):
         size = int(query.get("size", [str(1 << 20)])[0])
         start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))])
         return _chunks(size)
+    if path == "/die":
+        os._exit(1)
     if path == "/truncated":
         size = int(query.get("size", [str(4 << 20)])[0])
         start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))])
