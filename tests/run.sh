@@ -34,6 +34,11 @@ fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 log=$(mktemp)
+# Everything the tests and the programs they start write to temp (spools, sockets, rendered manifests) lands
+# in one directory that goes away with the run, even when a test dies before its own clean-up.
+TMPDIR=$(mktemp -d /tmp/sidecar-tests-XXXXXX)
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 dotnet test Sidecar.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 

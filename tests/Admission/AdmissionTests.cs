@@ -181,7 +181,8 @@ public sealed class AdmissionTests
     public async Task ClusterMetadataLimitAppliesAndAReloadResizesTheQueue()
     {
         await using var gunicorn = await Gunicorn.StartAsync(2);
-        var file = Path.Combine(Directory.CreateTempSubdirectory("sidecar-queue-").FullName, "sidecar.json");
+        using var scratch = new ScratchDirectory("sidecar-queue-");
+        var file = Path.Combine(scratch.Path, "sidecar.json");
         await File.WriteAllTextAsync(file, ClusterJson(gunicorn.Address, maxConcurrency: 1));
         // Reloads are triggered by the test (below) rather than by the poller, so they happen exactly when intended.
         using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string>

@@ -107,7 +107,10 @@ public static class Manifests
     /// </summary>
     private static string CreateWorkspace()
     {
-        var workspace = Directory.CreateTempSubdirectory("sidecar-deploy-").FullName;
+        // Shared by every rendering in the run, so it goes when the test process does.
+        var scratch = new ScratchDirectory("sidecar-deploy-");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => scratch.Dispose();
+        var workspace = scratch.Path;
         CopyDirectory(DeployDirectory, workspace);
         var script = Path.Combine(workspace, "overlays", "example", "make-secrets.sh");
         var result = ProcessRun.Run("bash", [script]);

@@ -28,7 +28,7 @@ public sealed class PrometheusEndToEndTests
     {
         await using var gunicorn = await Gunicorn.StartAsync(workers: 3);
         var deadPort = Ports.Free();
-        using var scratch = new ScratchDirectory();
+        using var scratch = new ScratchDirectory("sidecar-metrics-");
         var configFile = WriteConfig(scratch.Path, deadPort);
         await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
         {
@@ -195,13 +195,6 @@ public sealed class PrometheusEndToEndTests
         var next = path + ".next";
         File.WriteAllText(next, content);
         File.Move(next, path, overwrite: true);
-    }
-
-    private sealed class ScratchDirectory : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("sidecar-metrics-").FullName;
-
-        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 
     private static string WriteConfig(string directory, int deadPort)

@@ -151,7 +151,8 @@ public sealed class RequestBufferingTests : IAsyncLifetime
     [Fact]
     public async Task LargeUploadSpillsToDiskArrivesByteIdenticalAndLeavesNothingBehind()
     {
-        var spoolDir = Directory.CreateTempSubdirectory("sidecar-spool-").FullName;
+        using var scratch = new ScratchDirectory("sidecar-spool-");
+        var spoolDir = scratch.Path;
         using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string>
         {
             ["SIDECAR_MAX_BODY_SIZE"] = "64m",
@@ -170,13 +171,13 @@ public sealed class RequestBufferingTests : IAsyncLifetime
         Assert.Equal(0, store.BytesOnDisk);
         Assert.Empty(Directory.GetFileSystemEntries(spoolDir));
         Assert.Empty(OpenSpoolFiles(spoolDir));
-        Directory.Delete(spoolDir);
     }
 
     [Fact]
     public async Task AbortedUploadReleasesItsSpoolAndNeverReachesTheApp()
     {
-        var spoolDir = Directory.CreateTempSubdirectory("sidecar-spool-").FullName;
+        using var scratch = new ScratchDirectory("sidecar-spool-");
+        var spoolDir = scratch.Path;
         using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_TEMP_DIR"] = spoolDir });
         var store = sidecar.Services.GetRequiredService<SpoolStore>();
         var seenBefore = _gunicorn.Seen();
