@@ -18,6 +18,9 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
 {
     private const int CopyBufferSize = 16 * 1024;
 
+    /// <summary>Longest the unread body of a refused upload is read and discarded (nginx's lingering_time).</summary>
+    public static readonly TimeSpan LingeringTime = TimeSpan.FromSeconds(30);
+
     public async Task InvokeAsync(HttpContext context)
     {
         var settings = config.Settings;
@@ -40,6 +43,7 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         if (limit is { } declaredMax && request.ContentLength > declaredMax)
         {
             await RejectTooLarge(context, declaredMax);
+            await LingerAsync(context);
             return;
         }
 
@@ -121,6 +125,42 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         // upstream client wait for a second one.
         request.Headers.Remove("Expect");
         await next(context);
+    }
+
+    /// <summary>
+    /// nginx's lingering close. A client that sends its whole body before reading the answer (Python's requests and
+    /// http.client, .NET's HttpClient) would otherwise write into a closed socket, get a reset, and never see the 413.
+    /// After the answer is out, the unread body is read and thrown away for at most <see cref="LingeringTime"/>
+    /// (nginx's lingering_time); Kestrel's MinRequestBodyRate still ends it early for a client that stops sending.
+    /// </summary>
+    private static async Task LingerAsync(HttpContext context)
+    {
+        var size = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        // A client that asked "Expect: 100-continue" has sent no body and, refused, will send none.
+        if (size is not { IsReadOnly: false } || context.Request.Headers.Expect.Count > 0)
+        {
+            return;
+        }
+
+        size.MaxRequestBodySize = null;
+        await context.Response.CompleteAsync();
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        linger.CancelAfter(LingeringTime);
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        try
+        {
+            while (await context.Request.Body.ReadAsync(buffer, linger.Token) > 0)
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException or ConnectionResetException)
+        {
+            // The client stopped, left, or was too slow: the connection closes either way.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private Task RejectTooLarge(HttpContext context, long max)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Sidecar.Buffering;
 using Microsoft.Extensions.DependencyInjection;
@@ -82,6 +83,27 @@ public sealed class RequestBufferingTests : IAsyncLifetime
         Assert.Equal(413, RawHttp.Status(response));
         Assert.Contains("larger than the 100 KiB limit", response);
         Assert.DoesNotContain("100 Continue", response);
+        Assert.Equal(seenBefore, _gunicorn.Seen());
+    }
+
+    [Fact]
+    public async Task ClientThatSendsTheWholeOversizedBodyBeforeReadingStillGetsThe413()
+    {
+        // Python's requests and .NET's HttpClient write the whole body, then read. Without nginx's lingering close the
+        // unread bytes make the kernel reset the connection and the client sees a broken pipe instead of the answer.
+        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_MAX_BODY_SIZE"] = "100k" });
+        var seenBefore = _gunicorn.Seen();
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(IPAddress.Loopback, sidecar.Port);
+        var stream = socket.GetStream();
+        var body = RandomBody(8 << 20);
+
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {body.Length}\r\n\r\n"));
+        await stream.WriteAsync(body);
+        var response = await RawHttp.ReadUntilQuietAsync(stream, TimeSpan.FromSeconds(5));
+
+        Assert.Equal(413, RawHttp.Status(response));
+        Assert.Contains("larger than the 100 KiB limit", response);
         Assert.Equal(seenBefore, _gunicorn.Seen());
     }
 
