@@ -17,7 +17,7 @@ public static class KestrelSetup
         // Header values pass through byte for byte, as through nginx: a client's UTF-8 X-File-Name, or the latin-1
         // filename Django writes into Content-Disposition. Kestrel's defaults (UTF-8 in, ASCII out) answered the
         // first with a 502 or a 400 and the second with a 502. Latin-1 maps every byte to one char and back;
-        // control characters are still refused.
+        // NUL, CR and LF are still refused.
         kestrel.RequestHeaderEncodingSelector = _ => Encoding.Latin1;
         kestrel.ResponseHeaderEncodingSelector = _ => Encoding.Latin1;
         kestrel.ListenAnyIP(settings.Port);
