@@ -71,7 +71,8 @@ public sealed class Spool : IDisposable
         return true;
     }
 
-    private bool FitsInMemory(int bytes)
+    /// <summary>Whether <paramref name="bytes"/> more would stay in memory if appended now.</summary>
+    public bool FitsInMemory(int bytes)
     {
         lock (_extents)
         {

@@ -64,22 +64,21 @@ public sealed class SpooledContent : HttpContent
                     break;
                 }
 
-                if (_spool.BytesOnDisk + read > maxOnDisk)
+                // While data is waiting, upstream reads complete at once, so this loop fills memory before the client's
+                // writer has had a turn. A reader that frees room within the grace keeps the body off the disk (nginx
+                // writes to the client socket in between); one that does not is slow, and from then on the upstream is
+                // drained to disk without waiting.
+                var fits = readerKeepsUp
+                    ? await _spool.WaitForMemoryAsync(read, ReaderGrace, _cancel.Token)
+                    : _spool.FitsInMemory(read);
+                readerKeepsUp &= fits;
+                if (!fits && _spool.BytesOnDisk + read > maxOnDisk)
                 {
-                    // Keep what was read, then let the client's reader take over the upstream stream.
-                    await _spool.AppendAsync(buffer.AsMemory(0, read), _cancel.Token);
+                    // The disk allowance is spent (or zero): what was read goes ahead of the rest of the upstream
+                    // stream, which the client's reader now takes over at its own pace.
+                    _spool.CompleteWithRemainder(new PrefixedStream(buffer.AsSpan(0, read).ToArray(), source));
                     handedOff = true;
-                    _spool.CompleteWithRemainder(source);
                     return;
-                }
-
-                if (readerKeepsUp)
-                {
-                    // While data is waiting, upstream reads complete at once, so this loop fills memory before the client's
-                    // writer has had a turn. A reader that frees room within the grace keeps the body off the disk (nginx
-                    // writes to the client socket in between); one that does not is slow, and from then on the upstream is
-                    // drained to disk without waiting.
-                    readerKeepsUp = await _spool.WaitForMemoryAsync(read, ReaderGrace, _cancel.Token);
                 }
 
                 try

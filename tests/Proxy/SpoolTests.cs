@@ -147,4 +147,35 @@ public sealed class SpoolTests : IDisposable
 
         Assert.Equal(0, _store.BytesOnDisk);
     }
+
+    /// <summary>
+    /// A response nobody reads yet: the pump fills memory first, and only bytes that would go to disk count against
+    /// the file cap. The pump reads 32 KiB at a time: memory takes two reads, a 100,000-byte cap three more.
+    /// </summary>
+    [Theory]
+    [InlineData(0, Memory, 0)]
+    [InlineData(100_000, 163_840, 98_304)]
+    [InlineData(1 << 20, 200_000, 200_000 - Memory)]
+    public async Task TheFileCapCountsOnlyWhatWouldGoToDisk(int maxOnDisk, int expectedBuffered, int expectedOnDisk)
+    {
+        var body = Body(200_000);
+        using var content = new SpooledContent(new StreamContent(new MemoryStream(body)), _store, Memory, maxOnDisk,
+            TimeSpan.FromSeconds(10), record: null, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+
+        await WaitForAsync(() => content.BufferedLength >= expectedBuffered);
+        await Task.Delay(100);
+
+        Assert.Equal(expectedBuffered, content.BufferedLength);
+        Assert.Equal(expectedOnDisk, _store.BytesOnDisk);
+        // Whatever was not buffered streams from the upstream after it, in order.
+        Assert.Equal(body, await content.ReadAsByteArrayAsync());
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(25);
+        }
+    }
 }
