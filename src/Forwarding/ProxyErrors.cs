@@ -44,7 +44,10 @@ public static class ProxyErrors
             context.Response.Headers.RetryAfter = ((long)Math.Ceiling(delay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        await context.Response.WriteAsync($"{status} {ReasonPhrase(status)}: {message}\n");
+        // A length instead of chunking: one write, and the access log's bytes_out is the body's size.
+        var body = System.Text.Encoding.UTF8.GetBytes($"{status} {ReasonPhrase(status)}: {message}\n");
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body);
     }
 
     private static string RequestIdHeader(HttpContext context) =>

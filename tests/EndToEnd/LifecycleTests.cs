@@ -205,8 +205,11 @@ public sealed class AccessLogTests
         var tooBig = new HttpRequestMessage(HttpMethod.Post, "/echo") { Content = new ByteArrayContent(new byte[5000]) };
         tooBig.Headers.Add("X-Request-ID", "log-test-2");
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await client.SendAsync(tooBig)).StatusCode);
+        var chunked = new HttpRequestMessage(HttpMethod.Get, "/chunked?n=1000");
+        chunked.Headers.Add("X-Request-ID", "log-test-3");
+        var chunkedBody = await (await client.SendAsync(chunked)).Content.ReadAsByteArrayAsync();
 
-        var lines = await WaitForLinesAsync(sidecar, ["\"log-test-1\"", "\"log-test-2\""]);
+        var lines = await WaitForLinesAsync(sidecar, ["\"log-test-1\"", "\"log-test-2\"", "\"log-test-3\""]);
         using var ok = System.Text.Json.JsonDocument.Parse(lines[0]);
         var root = ok.RootElement;
         Assert.Equal("POST", root.GetProperty("method").GetString());
@@ -225,6 +228,11 @@ public sealed class AccessLogTests
         using var rejected = System.Text.Json.JsonDocument.Parse(lines[1]);
         Assert.Equal(413, rejected.RootElement.GetProperty("status").GetInt32());
         Assert.Equal("body_too_large", rejected.RootElement.GetProperty("rejection").GetString());
+        Assert.True(rejected.RootElement.GetProperty("bytes_out").GetInt64() > 0, "the 413's own message counts as bytes out");
+        // A chunked answer has no Content-Length to fall back on: bytes_out is what was sent.
+        using var streamed = System.Text.Json.JsonDocument.Parse(lines[2]);
+        Assert.Equal(Enumerable.Range(0, 1000).Sum(i => $"chunk {i}\n".Length), chunkedBody.Length);
+        Assert.Equal(chunkedBody.Length, streamed.RootElement.GetProperty("bytes_out").GetInt64());
         Assert.Contains("body_too_large", sidecar.Output);
     }
 

@@ -8,6 +8,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /big?size=N            N bytes (default 1 MiB) of a repeating pattern
   /sleep?s=F             sleeps F seconds, then answers
   /stream?n=N&delay=F    N chunks, F seconds apart, with X-Accel-Buffering: no
+  /chunked?n=N           N lines "chunk i", chunked (no Content-Length), bufferable
   /sse?n=N&delay=F       text/event-stream, N events
   /events/...?until=P    text/event-stream: one event, then waits (up to 20 s) for file P to exist, then a last event
   /api/upload            same as /echo (the upload route of the example configs)
@@ -121,6 +122,9 @@ def _route(path, query, environ, start_response):
     if path == "/sleep":
         time.sleep(float(query.get("s", ["1"])[0]))
         return _json(start_response, {"slept": True, "pid": os.getpid()})
+    if path == "/chunked":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return _slow(int(query.get("n", ["3"])[0]), 0, False)
     if path in ("/stream", "/sse"):
         n = int(query.get("n", ["3"])[0])
         delay = float(query.get("delay", ["0.5"])[0])
