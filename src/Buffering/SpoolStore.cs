@@ -51,7 +51,7 @@ public sealed class SpoolStore(ConfigHolder config)
     internal SafeFileHandle CreateFile()
     {
         var path = Path.Combine(Directory, $"sidecar-{Environment.ProcessId}-{Guid.NewGuid():N}.spool");
-        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.None);
         File.Delete(path);
         Interlocked.Increment(ref _filesCreated);
         return handle;
