@@ -83,7 +83,7 @@ public sealed class SpooledContent : HttpContent
 
                 try
                 {
-                    await _spool.AppendAsync(buffer.AsMemory(0, read), _cancel.Token);
+                    _spool.Append(buffer.AsSpan(0, read));
                 }
                 catch (SpoolFullException e)
                 {

@@ -50,7 +50,7 @@ public sealed class SpoolTests : IDisposable
 
         for (var offset = 0; offset < body.Length; offset += 20_000)
         {
-            await spool.AppendAsync(body.AsMemory(offset, Math.Min(20_000, body.Length - offset)), CancellationToken.None);
+            spool.Append(body.AsSpan(offset, Math.Min(20_000, body.Length - offset)));
             int read;
             while (position < spool.Length && (read = await spool.ReadAsync(position, buffer, CancellationToken.None)) > 0)
             {
@@ -77,7 +77,7 @@ public sealed class SpoolTests : IDisposable
         // Bursts of 150 KB with a partial read in between: memory, file and memory again, in one body.
         for (var offset = 0; offset < body.Length; offset += 150_000)
         {
-            await spool.AppendAsync(body.AsMemory(offset, 150_000), CancellationToken.None);
+            spool.Append(body.AsSpan(offset, 150_000));
             for (var i = 0; i < 12; i++)
             {
                 var read = await spool.ReadAsync(position, buffer, CancellationToken.None);
@@ -97,8 +97,8 @@ public sealed class SpoolTests : IDisposable
     {
         var body = Body(300_000);
         using var spool = new Spool(_store, Memory);
-        await spool.AppendAsync(body.AsMemory(0, 100_000), CancellationToken.None);
-        await spool.AppendAsync(body.AsMemory(100_000), CancellationToken.None);
+        spool.Append(body.AsSpan(0, 100_000));
+        spool.Append(body.AsSpan(100_000));
         spool.Complete();
 
         Assert.Equal(body.Length - Memory, spool.BytesOnDisk);
@@ -111,7 +111,7 @@ public sealed class SpoolTests : IDisposable
     {
         var body = Body(Memory + 32 * 1024);
         using var spool = new Spool(_store, Memory, forwardOnly: true);
-        await spool.AppendAsync(body.AsMemory(0, Memory), CancellationToken.None);
+        spool.Append(body.AsSpan(0, Memory));
 
         Assert.False(await spool.WaitForMemoryAsync(32 * 1024, TimeSpan.FromMilliseconds(50), CancellationToken.None));
 
@@ -120,7 +120,7 @@ public sealed class SpoolTests : IDisposable
         var read = await ReadAllAsync(spool, 0, 8 * 1024, upTo: Memory);
         Assert.True(await waiting);
 
-        await spool.AppendAsync(body.AsMemory(Memory), CancellationToken.None);
+        spool.Append(body.AsSpan(Memory));
         spool.Complete();
         Assert.Equal(0, spool.BytesOnDisk);
         Assert.Equal(body, read.Concat(await ReadAllAsync(spool, Memory, 8 * 1024)).ToArray());
@@ -130,7 +130,7 @@ public sealed class SpoolTests : IDisposable
     public async Task ReadingForAClientThatIsGoneFailsEvenWithDataInMemory()
     {
         using var spool = new Spool(_store, Memory, forwardOnly: true);
-        await spool.AppendAsync(Body(1000), CancellationToken.None);
+        spool.Append(Body(1000));
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(
             () => spool.ReadAsync(0, new byte[100], new CancellationToken(canceled: true)).AsTask());
@@ -140,7 +140,7 @@ public sealed class SpoolTests : IDisposable
     public async Task DisposingReturnsTheDiskQuota()
     {
         var spool = new Spool(_store, Memory);
-        await spool.AppendAsync(Body(200_000), CancellationToken.None);
+        spool.Append(Body(200_000));
         Assert.Equal(200_000 - Memory, _store.BytesOnDisk);
 
         spool.Dispose();
