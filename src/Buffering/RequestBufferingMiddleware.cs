@@ -72,15 +72,27 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
                 var result = await body.ReadAsync(context.RequestAborted);
                 var data = result.Buffer;
                 // Kestrel enforces the limit for Content-Length bodies; chunked ones are counted here.
-                if (limit is { } max && spool.Length + data.Length > max)
+                var tooLarge = limit is { } max && spool.Length + data.Length > max;
+                try
                 {
+                    if (!tooLarge)
+                    {
+                        spool.Append(data);
+                    }
+                }
+                finally
+                {
+                    // Always, even when the spool is full: Kestrel drains the rest of the body after the answer, and
+                    // a read left open makes it drop the connection instead (a reused connection then fails).
                     body.AdvanceTo(data.End);
-                    await RejectTooLarge(context, max);
+                }
+
+                if (tooLarge)
+                {
+                    await RejectTooLarge(context, limit!.Value);
                     return;
                 }
 
-                spool.Append(data);
-                body.AdvanceTo(data.End);
                 if (result.IsCompleted)
                 {
                     break;
