@@ -232,7 +232,7 @@ public sealed class Spool : IDisposable
             var available = Length - position;
             if (available > 0)
             {
-                return await ReadAvailableAsync(position, buffer[..(int)Math.Min(buffer.Length, available)], cancellationToken);
+                return ReadAvailable(position, buffer.Span[..(int)Math.Min(buffer.Length, available)]);
             }
 
             if (completed)
@@ -250,7 +250,7 @@ public sealed class Spool : IDisposable
     }
 
     /// <summary>Copies from consecutive memory segments in one call; a file range is read on its own.</summary>
-    private async ValueTask<int> ReadAvailableAsync(long position, Memory<byte> buffer, CancellationToken cancellationToken)
+    private int ReadAvailable(long position, Span<byte> buffer)
     {
         var copied = 0;
         while (copied < buffer.Length)
@@ -263,13 +263,13 @@ public sealed class Spool : IDisposable
                 if (copied == 0)
                 {
                     // Synchronous for the same reason as the write in Append.
-                    copied = RandomAccess.Read(_file!, buffer.Span[..count], extent.FileOffset + offset);
+                    copied = RandomAccess.Read(_file!, buffer[..count], extent.FileOffset + offset);
                 }
 
                 break;
             }
 
-            extent.Memory.AsSpan((int)offset, count).CopyTo(buffer.Span[copied..]);
+            extent.Memory.AsSpan((int)offset, count).CopyTo(buffer[copied..]);
             copied += count;
         }
 

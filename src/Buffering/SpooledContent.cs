@@ -72,23 +72,25 @@ public sealed class SpooledContent : HttpContent
                     ? await _spool.WaitForMemoryAsync(read, ReaderGrace, _cancel.Token)
                     : _spool.FitsInMemory(read);
                 readerKeepsUp &= fits;
-                if (!fits && _spool.BytesOnDisk + read > maxOnDisk)
+                // Past the disk allowance (or with none), the rest streams at the client's pace.
+                var handOff = !fits && _spool.BytesOnDisk + read > maxOnDisk;
+                if (!handOff)
                 {
-                    // The disk allowance is spent (or zero): what was read goes ahead of the rest of the upstream
-                    // stream, which the client's reader now takes over at its own pace.
-                    _spool.CompleteWithRemainder(new PrefixedStream(buffer.AsSpan(0, read).ToArray(), source));
-                    handedOff = true;
-                    return;
+                    try
+                    {
+                        _spool.Append(buffer.AsSpan(0, read));
+                    }
+                    catch (SpoolFullException e)
+                    {
+                        logger.LogWarning("Response spool full, streaming the rest of the response at the client's pace: {Reason} [request {RequestId}]", e.Message, _record?.RequestId);
+                        handOff = true;
+                    }
                 }
 
-                try
+                if (handOff)
                 {
-                    _spool.Append(buffer.AsSpan(0, read));
-                }
-                catch (SpoolFullException e)
-                {
-                    logger.LogWarning("Response spool full, streaming the rest of the response at the client's pace: {Reason} [request {RequestId}]", e.Message, _record?.RequestId);
-                    // The bytes just read cannot be un-read: they go ahead of the rest of the upstream stream.
+                    // The bytes just read cannot be un-read: they go ahead of the rest of the upstream stream, which the
+                    // client's reader now takes over.
                     _spool.CompleteWithRemainder(new PrefixedStream(buffer.AsSpan(0, read).ToArray(), source));
                     handedOff = true;
                     return;
