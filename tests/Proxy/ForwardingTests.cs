@@ -141,7 +141,7 @@ public sealed class ForwardingTests : IAsyncLifetime
         {
             using var connection = await listener.AcceptTcpClientAsync();
             var stream = connection.GetStream();
-            await stream.ReadAsync(new byte[4096]);
+            await stream.ReadAtLeastAsync(new byte[4096], 1);
             await stream.WriteAsync("SSH-2.0-OpenSSH_9.2\r\n\r\n"u8.ToArray());
         });
         var address = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}");
