@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.IO.Pipelines;
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Connections;
@@ -16,8 +16,6 @@ namespace Sidecar.Buffering;
 /// </summary>
 public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolder config, SpoolStore store, ILogger<RequestBufferingMiddleware> logger)
 {
-    private const int CopyBufferSize = 16 * 1024;
-
     /// <summary>Longest the unread body of a refused upload is read and discarded (nginx's lingering_time).</summary>
     public static readonly TimeSpan LingeringTime = TimeSpan.FromSeconds(30);
 
@@ -166,20 +164,20 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         await context.Response.CompleteAsync();
         using var linger = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         linger.CancelAfter(LingeringTime);
-        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        var body = context.Request.BodyReader;
         try
         {
-            while (await context.Request.Body.ReadAsync(buffer, linger.Token) > 0)
+            ReadResult result;
+            do
             {
+                result = await body.ReadAsync(linger.Token);
+                body.AdvanceTo(result.Buffer.End);
             }
+            while (!result.IsCompleted);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException or ConnectionResetException)
         {
             // The client stopped, left, or was too slow: the connection closes either way.
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
