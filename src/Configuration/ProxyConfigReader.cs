@@ -134,6 +134,48 @@ public static class ProxyConfigReader
             {
                 problems.Add($"ReverseProxy.Routes.{route.RouteId}: ClusterId '{route.ClusterId}' names no cluster (known: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
             }
+
+            ReportKeysWithoutMiddleware(route, problems);
+        }
+    }
+
+    /// <summary>
+    /// Route keys that YARP hands to ASP.NET Core middleware the sidecar does not run. Left in, they fail every
+    /// matching request with 500 (authorization, CORS, Timeout) or are silently not applied (rate limiting,
+    /// output caching, body size), so each is refused with what to do instead.
+    /// </summary>
+    private static void ReportKeysWithoutMiddleware(RouteConfig route, List<string> problems)
+    {
+        var at = $"ReverseProxy.Routes.{route.RouteId}";
+        if (route.AuthorizationPolicy is not null)
+        {
+            problems.Add($"{at}.AuthorizationPolicy: the sidecar authenticates no one, so it cannot apply an authorization policy; check access in the app and remove this key");
+        }
+
+        if (route.CorsPolicy is not null)
+        {
+            problems.Add($"{at}.CorsPolicy: the sidecar does not answer CORS; let the app send CORS headers (django-cors-headers, flask-cors) and remove this key");
+        }
+
+        if (route.RateLimiterPolicy is not null)
+        {
+            problems.Add($"{at}.RateLimiterPolicy: the sidecar has no rate limiter; cap requests to the app with the cluster's \"Sidecar.MaxConcurrency\" metadata and remove this key");
+        }
+
+        if (route.OutputCachePolicy is not null)
+        {
+            problems.Add($"{at}.OutputCachePolicy: the sidecar does not cache app responses (the app's Cache-Control reaches the client and any CDN); remove this key");
+        }
+
+        if (route.Timeout is not null || route.TimeoutPolicy is not null)
+        {
+            var key = route.Timeout is not null ? "Timeout" : "TimeoutPolicy";
+            problems.Add($"{at}.{key}: set a route's timeout with \"Metadata\": {{ \"Sidecar.UpstreamTimeout\": \"5m\" }} instead; YARP's {key} needs request-timeout middleware the sidecar does not run");
+        }
+
+        if (route.MaxRequestBodySize is not null)
+        {
+            problems.Add($"{at}.MaxRequestBodySize: the sidecar buffers bodies and applies its own limit; set it with \"Metadata\": {{ \"Sidecar.MaxBodySize\": \"200m\" }} instead");
         }
     }
 

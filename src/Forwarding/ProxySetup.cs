@@ -59,7 +59,11 @@ public static class ProxySetup
         return services;
     }
 
-    /// <summary>YARP's pipeline: buffer the request, forward, then explain any forwarding failure.</summary>
+    /// <summary>
+    /// YARP's pipeline: buffer the request, wait for a slot, pick a destination, forward, then explain any
+    /// forwarding failure. A destination is picked only once the body is in and a slot is free, so
+    /// LeastRequests counts requests that really are at the app.
+    /// </summary>
     public static void MapSidecarProxy(this WebApplication app)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecar.Forwarding");
@@ -73,6 +77,11 @@ public static class ProxySetup
                 await next(context);
                 await ProxyErrors.DescribeForwarderErrorAsync(context, logger);
             });
+            // YARP's own steps, which a custom pipeline must add itself: without them a cluster's
+            // SessionAffinity, LoadBalancingPolicy and passive health checks would be accepted and ignored.
+            pipeline.UseSessionAffinity();
+            pipeline.UseLoadBalancing();
+            pipeline.UsePassiveHealthChecks();
         });
     }
 }
