@@ -49,6 +49,7 @@ public static class SidecarHost
     public static WebApplication UseSidecar(this WebApplication app)
     {
         var settings = app.Services.GetRequiredService<ConfigHolder>().Settings;
+        MemoryLimitCheck.Warn(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecar.Memory"));
         RegisterDraining(app, settings);
 
         var adminPort = settings.AdminPort;

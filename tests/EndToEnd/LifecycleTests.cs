@@ -89,6 +89,20 @@ public sealed class LifecycleTests
         return headerEnd < 0 ? 0 : text.Length - headerEnd - 4;
     }
 
+    /// <summary>32 MB is the GC heap limit of a 42Mi container, at which the sidecar crashed under load.</summary>
+    [Fact]
+    public async Task AMemoryLimitTooSmallForLoadIsNamedAtStart()
+    {
+        var upstream = new Uri($"http://127.0.0.1:{Ports.Free()}");
+        await using var tight = await SidecarProcess.StartAsync(upstream, new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "2000000" });
+        await using var roomy = await SidecarProcess.StartAsync(upstream, new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "6000000" });
+
+        await Sidecar.Tests.Proxy.RequestBufferingTests.WaitUntil(() => tight.Output.Contains("Application started") && roomy.Output.Contains("Application started"), TimeSpan.FromSeconds(10));
+        Assert.Contains("The GC heap limit is 32 MiB", tight.Output);
+        Assert.Contains("Set the sidecar container's resources.limits.memory to at least 64Mi", tight.Output);
+        Assert.DoesNotContain("GC heap limit", roomy.Output);
+    }
+
     [Fact]
     public async Task MissingNamedConfigFileStopsStartupWithAClearMessage()
     {
