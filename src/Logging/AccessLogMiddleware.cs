@@ -127,5 +127,16 @@ public static class RequestIds
         return value;
     }
 
-    public static string New() => Guid.CreateVersion7().ToString("N");
+    /// <summary>
+    /// 48 bits of Unix milliseconds then 80 random bits, as 32 hex digits: ids sort by time like a UUIDv7.
+    /// Not a Guid, whose random bytes cost a read of /dev/urandom per request (strace: one syscall per static
+    /// file served); an id only has to be unique, which the runtime's seeded generator gives without a syscall.
+    /// </summary>
+    public static string New()
+    {
+        Span<byte> id = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(id, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() << 16);
+        Random.Shared.NextBytes(id[6..]);
+        return Convert.ToHexStringLower(id);
+    }
 }

@@ -83,6 +83,12 @@ public sealed class ForwardingTests : IAsyncLifetime
 
         Assert.Matches("^[0-9a-f]{32}$", returned);
         Assert.Equal(returned, Header(headers, "X-Request-Id"));
+
+        // Ids lead with their Unix milliseconds, so they sort by time in a log search.
+        var millis = Convert.ToInt64(returned[..12], 16);
+        Assert.InRange(millis, DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var next = (await client.GetAsync("/hello")).Headers.GetValues("X-Request-ID").Single();
+        Assert.NotEqual(returned, next);
     }
 
     [Theory]
