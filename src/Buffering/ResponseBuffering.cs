@@ -40,6 +40,11 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
         var proxy = context.HttpContext.GetReverseProxyFeature();
         if (optOut || !RoutePolicy.For(proxy.Route.Config, settings).ResponseBuffering || !HasBufferableBody(context.HttpContext, response))
         {
+            if (record is not null && response.Content.Headers.ContentLength is null && HasBody(context.HttpContext, response))
+            {
+                response.Content = new CountedContent(response.Content, record);
+            }
+
             return ValueTask.CompletedTask;
         }
 
@@ -83,15 +88,15 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
         context.HttpContext.Features.Get<IUpstreamCompletionFeature>()?.OnUpstreamCompleted();
     }
 
-    private static bool HasBufferableBody(HttpContext context, HttpResponseMessage response)
+    private static bool HasBody(HttpContext context, HttpResponseMessage response)
     {
         var status = (int)response.StatusCode;
-        if (HttpMethods.IsHead(context.Request.Method) || status is 101 or 204 or 304 || status < 200)
-        {
-            return false;
-        }
+        return !HttpMethods.IsHead(context.Request.Method) && status is >= 200 and not (204 or 304);
+    }
 
-        if (response.Content.Headers.ContentLength == 0)
+    private static bool HasBufferableBody(HttpContext context, HttpResponseMessage response)
+    {
+        if (!HasBody(context, response) || response.Content.Headers.ContentLength == 0)
         {
             return false;
         }

@@ -222,8 +222,15 @@ public sealed class AccessLogTests
         var chunked = new HttpRequestMessage(HttpMethod.Get, "/chunked?n=1000");
         chunked.Headers.Add("X-Request-ID", "log-test-3");
         var chunkedBody = await (await client.SendAsync(chunked)).Content.ReadAsByteArrayAsync();
+        var unbuffered = new[] { "/stream?n=5&delay=0", "/sse?n=4&delay=0" }.Select(async (path, i) =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Add("X-Request-ID", $"log-test-stream-{i}");
+            return (await (await client.SendAsync(request)).Content.ReadAsByteArrayAsync()).Length;
+        });
+        var unbufferedLengths = await Task.WhenAll(unbuffered);
 
-        var lines = await WaitForLinesAsync(sidecar, ["\"log-test-1\"", "\"log-test-2\"", "\"log-test-3\""]);
+        var lines = await WaitForLinesAsync(sidecar, ["\"log-test-1\"", "\"log-test-2\"", "\"log-test-3\"", "\"log-test-stream-0\"", "\"log-test-stream-1\""]);
         using var ok = System.Text.Json.JsonDocument.Parse(lines[0]);
         var root = ok.RootElement;
         Assert.Equal("POST", root.GetProperty("method").GetString());
@@ -247,6 +254,15 @@ public sealed class AccessLogTests
         using var streamed = System.Text.Json.JsonDocument.Parse(lines[2]);
         Assert.Equal(Enumerable.Range(0, 1000).Sum(i => $"chunk {i}\n".Length), chunkedBody.Length);
         Assert.Equal(chunkedBody.Length, streamed.RootElement.GetProperty("bytes_out").GetInt64());
+        // So is a stream passed on unbuffered: X-Accel-Buffering: no, and server-sent events.
+        Assert.Equal(Enumerable.Range(0, 5).Sum(i => $"chunk {i}\n".Length), unbufferedLengths[0]);
+        Assert.Equal(Enumerable.Range(0, 4).Sum(i => $"data: event {i}\n\n".Length), unbufferedLengths[1]);
+        for (var i = 0; i < 2; i++)
+        {
+            using var line = System.Text.Json.JsonDocument.Parse(lines[3 + i]);
+            Assert.Equal(unbufferedLengths[i], line.RootElement.GetProperty("bytes_out").GetInt64());
+        }
+
         Assert.Contains("body_too_large", sidecar.Output);
     }
 
