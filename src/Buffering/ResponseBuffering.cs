@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
 using Sidecar.Configuration;
 using Sidecar.Logging;
 using Yarp.ReverseProxy.Transforms;
@@ -40,9 +41,11 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
         var proxy = context.HttpContext.GetReverseProxyFeature();
         if (optOut || !RoutePolicy.For(proxy.Route.Config, settings).ResponseBuffering || !HasBufferableBody(context.HttpContext, response))
         {
-            if (record is not null && response.Content.Headers.ContentLength is null && HasBody(context.HttpContext, response))
+            if (HasBody(context.HttpContext, response))
             {
-                response.Content = new CountedContent(response.Content, record);
+                // A stream goes out as it comes: dynamic compression flushes after every write.
+                context.HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+                CountBytesOut(response, record);
             }
 
             return ValueTask.CompletedTask;
@@ -51,6 +54,7 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
         var idleTimeout = proxy.Cluster.Config.HttpRequest?.ActivityTimeout ?? settings.UpstreamTimeout;
         if (response.Content.Headers.ContentLength <= settings.ResponseBufferMemory)
         {
+            CountBytesOut(response, record);
             return ReadWholeAsync(context, response.Content, idleTimeout, record);
         }
 
@@ -86,6 +90,27 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
         }
 
         context.HttpContext.Features.Get<IUpstreamCompletionFeature>()?.OnUpstreamCompleted();
+    }
+
+    /// <summary>
+    /// The access log's bytes_out from the upstream's own framing: the client response's Content-Length is gone
+    /// once dynamic compression takes over, and a stream of unknown length is counted as it passes.
+    /// </summary>
+    private static void CountBytesOut(HttpResponseMessage response, RequestRecord? record)
+    {
+        if (record is null)
+        {
+            return;
+        }
+
+        if (response.Content.Headers.ContentLength is { } length)
+        {
+            record.BytesOut = length;
+        }
+        else
+        {
+            response.Content = new CountedContent(response.Content, record);
+        }
     }
 
     private static bool HasBody(HttpContext context, HttpResponseMessage response)

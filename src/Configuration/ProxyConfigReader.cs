@@ -189,7 +189,9 @@ public static class ProxyConfigReader
 
     /// <summary>
     /// gunicorn speaks HTTP/1.1 only, and its timeout should fire before ours: fill in what a user did not set,
-    /// never override what they did.
+    /// never override what they did. Response buffering is allowed because the sidecar decides per response
+    /// (<see cref="Buffering.ResponseBuffering"/>): otherwise YARP turns it off for every response, and dynamic
+    /// compression flushes on every write, which made a chunked page larger gzipped than plain.
     /// </summary>
     private static ClusterConfig WithSidecarDefaults(ClusterConfig cluster, SidecarSettings settings)
     {
@@ -201,6 +203,7 @@ public static class ProxyConfigReader
                 Version = request.Version ?? System.Net.HttpVersion.Version11,
                 VersionPolicy = request.VersionPolicy ?? HttpVersionPolicy.RequestVersionOrLower,
                 ActivityTimeout = request.ActivityTimeout ?? settings.UpstreamTimeout,
+                AllowResponseBuffering = request.AllowResponseBuffering ?? true,
             },
         };
     }

@@ -19,6 +19,8 @@ public static class StaticFilesSetup
             // Whether to compress is the sidecar's setting (see the README's BREACH note), not the scheme's.
             options.EnableForHttps = true;
             options.MimeTypes = DynamicCompressionProvider.MimeTypes;
+            options.Providers.Add(CoalescingCompressionProvider.Brotli);
+            options.Providers.Add(CoalescingCompressionProvider.Gzip);
         });
         services.AddSingleton<IResponseCompressionProvider, DynamicCompressionProvider>();
         return services;

@@ -229,8 +229,12 @@ public sealed class AccessLogTests
             return (await (await client.SendAsync(request)).Content.ReadAsByteArrayAsync()).Length;
         });
         var unbufferedLengths = await Task.WhenAll(unbuffered);
+        var compressed = new HttpRequestMessage(HttpMethod.Get, "/page?size=5000");
+        compressed.Headers.Add("X-Request-ID", "log-test-gzip");
+        compressed.Headers.Add("Accept-Encoding", "gzip");
+        Assert.Equal("gzip", (await client.SendAsync(compressed)).Content.Headers.ContentEncoding.Single());
 
-        var lines = await WaitForLinesAsync(sidecar, ["\"log-test-1\"", "\"log-test-2\"", "\"log-test-3\"", "\"log-test-stream-0\"", "\"log-test-stream-1\""]);
+        var lines = await WaitForLinesAsync(sidecar, ["\"log-test-1\"", "\"log-test-2\"", "\"log-test-3\"", "\"log-test-stream-0\"", "\"log-test-stream-1\"", "\"log-test-gzip\""]);
         using var ok = System.Text.Json.JsonDocument.Parse(lines[0]);
         var root = ok.RootElement;
         Assert.Equal("POST", root.GetProperty("method").GetString());
@@ -262,6 +266,10 @@ public sealed class AccessLogTests
             using var line = System.Text.Json.JsonDocument.Parse(lines[3 + i]);
             Assert.Equal(unbufferedLengths[i], line.RootElement.GetProperty("bytes_out").GetInt64());
         }
+
+        // Dynamic compression drops the response's Content-Length; bytes_out is still the app's body size.
+        using var gzipped = System.Text.Json.JsonDocument.Parse(lines[5]);
+        Assert.Equal(5000, gzipped.RootElement.GetProperty("bytes_out").GetInt64());
 
         Assert.Contains("body_too_large", sidecar.Output);
     }

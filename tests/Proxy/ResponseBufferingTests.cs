@@ -197,14 +197,23 @@ public sealed class ResponseBufferingTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("/stream?n=3&delay=1")]
-    [InlineData("/sse?n=3&delay=1")]
-    public async Task StreamingResponsesAreNotHeldBack(string path)
+    [InlineData("/stream?n=3&delay=1", null)]
+    [InlineData("/stream?n=3&delay=1", "gzip")]
+    [InlineData("/stream?n=3&delay=1", "br")]
+    [InlineData("/sse?n=3&delay=1", null)]
+    public async Task StreamingResponsesAreNotHeldBack(string path, string? acceptEncoding)
     {
         using var sidecar = new SidecarFactory(_gunicorn.Address);
         using var client = sidecar.Client();
         var watch = Stopwatch.StartNew();
-        using var response = await client.GetAsync(path, HttpCompletionOption.ResponseHeadersRead);
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (acceptEncoding is not null)
+        {
+            request.Headers.Add("Accept-Encoding", acceptEncoding);
+        }
+
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(acceptEncoding ?? "", string.Join(",", response.Content.Headers.ContentEncoding));
         await using var stream = await response.Content.ReadAsStreamAsync();
         var first = new byte[64];
         var read = await stream.ReadAsync(first);
