@@ -15,7 +15,7 @@ public static class ReloadScope
         "Upstream", "UpstreamTimeout", "MaxBodySize",
         "UpstreamConcurrency", "QueueTimeout", "QueueLength", "QueueReadiness", "RequestStartHeader",
         "RequestBuffering", "RequestBufferMemory", "ResponseBuffering", "ResponseBufferMemory", "ResponseBufferMaxFile",
-        "TrustedNetworks", "RequestIdHeader", "AccessLog", "ConfigPollInterval",
+        "TrustedNetworks", "RequestIdHeader", "ErrorPages", "AccessLog", "ConfigPollInterval",
         "DynamicCompression", "DynamicCompressionMinSize",
         // The static file service rebuilds its catalog in the background when these change, and swaps it in when done.
         "StaticRoot", "StaticUrl", "StaticCacheControl", "StaticImmutableCacheControl", "StaticAllowOrigin", "StaticFallThrough",

@@ -51,6 +51,7 @@ public sealed class SidecarSettings
     // Forwarding
     public IReadOnlyList<IPNetwork> TrustedNetworks { get; set; } = [];
     public string RequestIdHeader { get; set; } = "";
+    public string ErrorPages { get; set; } = "";
 
     // Operations
     public bool AccessLog { get; set; }

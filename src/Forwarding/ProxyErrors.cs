@@ -33,10 +33,10 @@ public static class ProxyErrors
         context.Response.Clear();
         context.Response.Headers.Connection = connection;
         context.Response.StatusCode = status;
-        context.Response.ContentType = "text/plain; charset=utf-8";
+        var settings = context.RequestServices.GetRequiredService<Configuration.ConfigHolder>().Settings;
         if (record is not null)
         {
-            context.Response.Headers[RequestIdHeader(context)] = record.RequestId;
+            context.Response.Headers[settings.RequestIdHeader] = record.RequestId;
         }
 
         if (retryAfter is { } delay)
@@ -44,14 +44,13 @@ public static class ProxyErrors
             context.Response.Headers.RetryAfter = ((long)Math.Ceiling(delay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
+        var page = ErrorPages.Find(context, settings.ErrorPages, status, logger);
+        context.Response.ContentType = page is null ? "text/plain; charset=utf-8" : "text/html; charset=utf-8";
         // A length instead of chunking: one write, and the access log's bytes_out is the body's size.
-        var body = System.Text.Encoding.UTF8.GetBytes($"{status} {ReasonPhrase(status)}: {message}\n");
+        var body = page ?? System.Text.Encoding.UTF8.GetBytes($"{status} {ReasonPhrase(status)}: {message}\n");
         context.Response.ContentLength = body.Length;
         await context.Response.Body.WriteAsync(body);
     }
-
-    private static string RequestIdHeader(HttpContext context) =>
-        context.RequestServices.GetRequiredService<Configuration.ConfigHolder>().Settings.RequestIdHeader;
 
     private static string ReasonPhrase(int status) =>
         Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);

@@ -49,7 +49,9 @@ public static class SidecarHost
     public static WebApplication UseSidecar(this WebApplication app)
     {
         var settings = app.Services.GetRequiredService<ConfigHolder>().Settings;
-        MemoryLimitCheck.Warn(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecar.Memory"));
+        var loggers = app.Services.GetRequiredService<ILoggerFactory>();
+        MemoryLimitCheck.Warn(loggers.CreateLogger("Sidecar.Memory"));
+        ErrorPages.Check(settings.ErrorPages, loggers.CreateLogger("Sidecar.Forwarding"));
         RegisterDraining(app, settings);
 
         var adminPort = settings.AdminPort;
