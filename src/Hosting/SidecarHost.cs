@@ -26,6 +26,11 @@ public static class SidecarHost
         });
         // Per-request framework logs would cost more than the proxying; the access log covers requests.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // Hosting starts an Activity for every request whenever this logger is enabled at any level, only so its
+        // log scopes can carry a trace id; nothing here reads one (the sidecar has its own request ids and
+        // forwards trace headers untouched). Off, a static hit costs 10% less CPU (14.6 -> 13.1 µs, three
+        // alternating runs) and a proxied request 0.8 KB less allocation.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Logging.AddFilter("Yarp", LogLevel.Warning);
 
         var services = builder.Services;

@@ -91,6 +91,23 @@ public sealed class ForwardingTests : IAsyncLifetime
         Assert.NotEqual(returned, next);
     }
 
+    [Fact]
+    public async Task TraceContextIsTheClientsToSendAndPassesUntouched()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        const string parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        var traced = await HeadersSeenByAppAsync(sidecar, request =>
+        {
+            request.Headers.Add("traceparent", parent);
+            request.Headers.Add("tracestate", "vendor=1");
+        });
+        var untraced = await HeadersSeenByAppAsync(sidecar);
+
+        Assert.Equal(parent, Header(traced, "Traceparent"));
+        Assert.Equal("vendor=1", Header(traced, "Tracestate"));
+        Assert.Null(Header(untraced, "Traceparent"));
+    }
+
     [Theory]
     [InlineData("abc-123", "abc-123")]
     [InlineData("has space", null)]
