@@ -13,7 +13,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d -t sidecar-measure.XXXXXX)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-port=$((40000 + RANDOM % 10000)); admin=$((port + 1)); app=$((port + 2))
+# Ports the kernel says are free now; a random pick in the ephemeral range could collide with a connection.
+read -r port admin app < <(python3 -c 'import socket; s=[socket.socket() for _ in range(3)]; [x.bind(("127.0.0.1", 0)) for x in s]; print(*[x.getsockname()[1] for x in s])')
 host="sidecar-demo.example.com"
 
 if [ -n "${SIDECAR_BIN:-}" ]; then

@@ -25,7 +25,16 @@ catch (ConfigException e)
 
 var app = builder.AddSidecar(config).Build();
 app.UseSidecar();
-app.Run();
+try
+{
+    app.Run();
+}
+catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    Console.Error.WriteLine($"sidecar: {e.Message} Another process (often the app container, in the same Pod network) listens there: change SIDECAR_PORT or SIDECAR_ADMIN_PORT, or that process's port.");
+    return 2;
+}
+
 return 0;
 
 /// <summary>Visible to WebApplicationFactory in the tests.</summary>

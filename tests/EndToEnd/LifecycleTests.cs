@@ -114,6 +114,28 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task APortAlreadyInUseStopsStartupWithAClearMessage()
+    {
+        var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Any, 0);
+        taken.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+            await using var sidecar = new ExternalProcess("dotnet", [TestPaths.SidecarDll],
+                environment: new Dictionary<string, string> { ["SIDECAR_PORT"] = port.ToString(), ["SIDECAR_ADMIN_PORT"] = Ports.Free().ToString(), ["SIDECAR_CONFIG"] = "" });
+            Assert.True(await sidecar.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Equal(2, sidecar.ExitCode);
+            Assert.Contains($"sidecar: Failed to bind to address http://[::]:{port}: address already in use.", sidecar.Output);
+            Assert.Contains("change SIDECAR_PORT or SIDECAR_ADMIN_PORT", sidecar.Output);
+            Assert.DoesNotContain("Unhandled exception", sidecar.Output);
+        }
+        finally
+        {
+            taken.Stop();
+        }
+    }
+
+    [Fact]
     public async Task BadSettingStopsStartupNamingTheVariable()
     {
         await using var sidecar = new ExternalProcess("dotnet", [TestPaths.SidecarDll],
