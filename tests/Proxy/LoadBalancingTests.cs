@@ -99,6 +99,29 @@ public sealed class LoadBalancingTests : IAsyncLifetime
         Assert.All(statuses.TakeLast(15), status => Assert.Equal(HttpStatusCode.OK, status));
     }
 
+    [Fact]
+    public async Task ActiveHealthChecksTakeADeadDestinationOutOfRotation()
+    {
+        var closed = Ports.Free();
+        using var sidecar = Start($$"""
+            "LoadBalancingPolicy": "RoundRobin",
+            "HealthCheck": { "Active": { "Enabled": true, "Interval": "00:00:01", "Timeout": "00:00:01", "Path": "/hello" } },
+            "Destinations": { "a": { "Address": "{{_a.Address}}" }, "down": { "Address": "http://127.0.0.1:{{closed}}" } }
+            """);
+        using var client = sidecar.Client();
+
+        // YARP's default policy marks a destination down after two failed probes, a second apart.
+        var inARow = 0;
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (inARow < 10 && DateTime.UtcNow < deadline)
+        {
+            inARow = (await client.GetAsync("/hello")).StatusCode == HttpStatusCode.OK ? inARow + 1 : 0;
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(10, inARow);
+    }
+
     private SidecarFactory Start(string cluster)
     {
         var config = Path.Combine(_scratch.Path, $"sidecar-{Guid.NewGuid():N}.json");
