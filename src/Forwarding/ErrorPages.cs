@@ -1,5 +1,3 @@
-using Microsoft.Net.Http.Headers;
-
 namespace Sidecar.Forwarding;
 
 /// <summary>
@@ -35,9 +33,9 @@ public static class ErrorPages
             var page = new byte[length];
             return RandomAccess.Read(file, page, 0) == length ? page : null;
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            // No page for this status: the plain-text message is the answer.
+            // No page for this status (or no directory, named once at start): the plain-text message is the answer.
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
