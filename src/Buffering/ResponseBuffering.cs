@@ -37,15 +37,20 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
         var optOut = context.HttpContext.Response.Headers.Remove(AccelBuffering, out var accel)
             && string.Equals(accel.ToString().Trim(), "no", StringComparison.OrdinalIgnoreCase);
 
+        var hasBody = HasBody(context.HttpContext, response);
+        if (hasBody)
+        {
+            CountBytesOut(response, record);
+        }
+
         var settings = config.Settings;
         var proxy = context.HttpContext.GetReverseProxyFeature();
-        if (optOut || !RoutePolicy.For(proxy.Route.Config, settings).ResponseBuffering || !HasBufferableBody(context.HttpContext, response))
+        if (optOut || !RoutePolicy.For(proxy.Route.Config, settings).ResponseBuffering || !hasBody || !IsBufferable(response))
         {
-            if (HasBody(context.HttpContext, response))
+            if (hasBody)
             {
                 // A stream goes out as it comes: dynamic compression flushes after every write.
                 context.HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-                CountBytesOut(response, record);
             }
 
             return ValueTask.CompletedTask;
@@ -54,7 +59,6 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
         var idleTimeout = proxy.Cluster.Config.HttpRequest?.ActivityTimeout ?? settings.UpstreamTimeout;
         if (response.Content.Headers.ContentLength <= settings.ResponseBufferMemory)
         {
-            CountBytesOut(response, record);
             return ReadWholeAsync(context, response.Content, idleTimeout, record);
         }
 
@@ -94,7 +98,8 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
 
     /// <summary>
     /// The access log's bytes_out from the upstream's own framing: the client response's Content-Length is gone
-    /// once dynamic compression takes over, and a stream of unknown length is counted as it passes.
+    /// once dynamic compression takes over, and a body of unknown length is counted as it is read, whether it is
+    /// streamed, spooled, or handed over to the client's reader part way.
     /// </summary>
     private static void CountBytesOut(HttpResponseMessage response, RequestRecord? record)
     {
@@ -119,9 +124,9 @@ public sealed class ResponseBuffering(ConfigHolder config, SpoolStore store, ILo
         return !HttpMethods.IsHead(context.Request.Method) && status is >= 200 and not (204 or 304);
     }
 
-    private static bool HasBufferableBody(HttpContext context, HttpResponseMessage response)
+    private static bool IsBufferable(HttpResponseMessage response)
     {
-        if (!HasBody(context, response) || response.Content.Headers.ContentLength == 0)
+        if (response.Content.Headers.ContentLength == 0)
         {
             return false;
         }

@@ -97,13 +97,6 @@ public sealed class SpooledContent : HttpContent
                 }
             }
 
-            if (_record is not null)
-            {
-                // A chunked response has no Content-Length for the access log to fall back on. Set before the reader
-                // can see the end, so the log line written after the last byte has it.
-                _record.BytesOut = _spool.Length;
-            }
-
             _spool.Complete();
             _completion?.OnUpstreamCompleted();
         }

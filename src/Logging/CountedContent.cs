@@ -3,9 +3,9 @@ using System.Net;
 namespace Sidecar.Logging;
 
 /// <summary>
-/// Wraps a streamed (unbuffered) upstream body of unknown length, such as server-sent events or an
-/// <c>X-Accel-Buffering: no</c> download, so the access log's <c>bytes_out</c> says what was passed on.
-/// Buffered bodies are counted by their spool; bodies with a Content-Length need no counting.
+/// Wraps an upstream body of unknown length (chunked, server-sent events, an <c>X-Accel-Buffering: no</c>
+/// download) so the access log's <c>bytes_out</c> says what was read of it; bodies with a Content-Length need no
+/// counting. A spooled body is counted as the pump reads it, so the count is whole before the spool completes.
 /// </summary>
 public sealed class CountedContent : HttpContent
 {
