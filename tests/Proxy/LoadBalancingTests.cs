@@ -26,32 +26,21 @@ public sealed class LoadBalancingTests : IAsyncLifetime
         _scratch.Dispose();
     }
 
-    [Fact]
-    public async Task FirstAlphabeticalSendsEverythingToTheFirstDestination()
+    /// <summary>FirstAlphabetical sends everything to the first destination; RoundRobin alternates.</summary>
+    [Theory]
+    [InlineData("FirstAlphabetical", 12, 0)]
+    [InlineData("RoundRobin", 6, 6)]
+    public async Task TheClustersPolicyPicksTheDestination(string policy, int seenByA, int seenByB)
     {
         using var sidecar = Start($$"""
-            "LoadBalancingPolicy": "FirstAlphabetical",
+            "LoadBalancingPolicy": "{{policy}}",
             "Destinations": { "a": { "Address": "{{_a.Address}}" }, "b": { "Address": "{{_b.Address}}" } }
             """);
         using var client = sidecar.Client();
 
         await GetOkAsync(client, 12);
 
-        Assert.Equal((12, 0), (_a.Seen(), _b.Seen()));
-    }
-
-    [Fact]
-    public async Task RoundRobinAlternates()
-    {
-        using var sidecar = Start($$"""
-            "LoadBalancingPolicy": "RoundRobin",
-            "Destinations": { "a": { "Address": "{{_a.Address}}" }, "b": { "Address": "{{_b.Address}}" } }
-            """);
-        using var client = sidecar.Client();
-
-        await GetOkAsync(client, 12);
-
-        Assert.Equal((6, 6), (_a.Seen(), _b.Seen()));
+        Assert.Equal((seenByA, seenByB), (_a.Seen(), _b.Seen()));
     }
 
     [Fact]
