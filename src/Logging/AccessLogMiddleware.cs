@@ -28,6 +28,11 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
         }
         finally
         {
+            if (record.ResponseSpooledToDisk && record.Rejection is null && await WasCutOffAsync(context.Response))
+            {
+                record.Rejection = Rejection.ClientAborted;
+            }
+
             foreach (var observer in _observers)
             {
                 observer.OnCompleted(context, record);
@@ -40,11 +45,21 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
         }
     }
 
+    /// <summary>
+    /// Once Kestrel has cut a client off (a reader below the minimum rate, a reset), writes to it succeed silently and
+    /// RequestAborted is cancelled later from a queued work item. A copy from a disk spool never waits, so on a busy
+    /// machine it can run to its end first and pass for a delivered response. Kestrel marks its output completed at the
+    /// moment it cuts the connection, and a flush of the server's own writer (outside compression, here) says so at once.
+    /// Only spooled responses are asked: an empty flush wakes the connection's sender, a cost every request would pay.
+    /// </summary>
+    private static async ValueTask<bool> WasCutOffAsync(HttpResponse response) =>
+        response.HasStarted && (await response.BodyWriter.FlushAsync()).IsCompleted;
+
     private void Log(HttpContext context, RequestRecord record)
     {
         var request = context.Request;
         var response = context.Response;
-        var aborted = context.RequestAborted.IsCancellationRequested;
+        var aborted = context.RequestAborted.IsCancellationRequested || record.Rejection == Rejection.ClientAborted;
         writer.Write(json =>
         {
             json.WriteString("time", DateTime.UtcNow.ToString("O"));
