@@ -20,7 +20,7 @@ public sealed class Spool : IDisposable
     private const int GatherSize = 64 * 1024;
 
     private readonly SpoolStore _store;
-    private readonly long _memoryLimit;
+    private long _memoryLimit;
     private readonly bool _forwardOnly;
     private readonly SemaphoreSlim _dataWritten = new(0, 1);
     private readonly SemaphoreSlim _memoryFreed = new(0, 1);
@@ -144,7 +144,7 @@ public sealed class Spool : IDisposable
 
             lock (_extents)
             {
-                if (LiveTail is { Memory: null } tail && tail.End == position)
+                if (LiveTail is { Memory: null } tail && tail.End == position && tail.FileOffset + tail.Length == fileOffset)
                 {
                     tail.Length += data.Length;
                 }
@@ -194,6 +194,46 @@ public sealed class Spool : IDisposable
         }
 
         return copied;
+    }
+
+    /// <summary>
+    /// For a reader found to be slow: the bytes waiting in memory move to the temp file and everything appended from
+    /// now on goes there too. A slow client would hold that memory for as long as it takes to read what is ahead of it,
+    /// and with a few hundred slow clients it was the sidecar's largest cost. Call from the writer only. Bytes the quota
+    /// or the disk has no room for, or that would take the file past <paramref name="maxOnDisk"/>, stay in memory.
+    /// </summary>
+    public void SpillToDisk(long maxOnDisk)
+    {
+        lock (_extents)
+        {
+            _memoryLimit = 0;
+            for (var i = _firstLive; i < _extents.Count; i++)
+            {
+                if (_extents[i] is not { Memory: { } memory } extent || _fileLength + extent.Length > maxOnDisk || !_store.TryReserve(extent.Length))
+                {
+                    continue;
+                }
+
+                _file ??= _store.CreateFile();
+                var fileOffset = _fileLength;
+                try
+                {
+                    RandomAccess.Write(_file, memory.AsSpan(0, (int)extent.Length), fileOffset);
+                }
+                catch (IOException)
+                {
+                    // The disk refused; the bytes are still in memory, where the reader finds them.
+                    _store.Release(extent.Length);
+                    return;
+                }
+
+                extent.FileOffset = fileOffset;
+                extent.Memory = null;
+                ArrayPool<byte>.Shared.Return(memory);
+                _inMemory -= SegmentSize;
+                Interlocked.Add(ref _fileLength, extent.Length);
+            }
+        }
     }
 
     /// <summary>No more data will come; <paramref name="fault"/> makes readers fail instead of seeing a clean end.</summary>
@@ -253,24 +293,35 @@ public sealed class Spool : IDisposable
     private int ReadAvailable(long position, Span<byte> buffer)
     {
         var copied = 0;
-        while (copied < buffer.Length)
+        long fileOffset = -1;
+        var fileCount = 0;
+        // Memory is copied under the lock: MoveMemoryToDisk may hand a segment back to the pool at any time.
+        lock (_extents)
         {
-            var extent = Find(position + copied);
-            var offset = position + copied - extent.Start;
-            var count = (int)Math.Min(buffer.Length - copied, extent.Length - offset);
-            if (extent.Memory is null)
+            while (copied < buffer.Length)
             {
-                if (copied == 0)
+                var extent = Find(position + copied);
+                var offset = position + copied - extent.Start;
+                var count = (int)Math.Min(buffer.Length - copied, extent.Length - offset);
+                if (extent.Memory is null)
                 {
-                    // Synchronous for the same reason as the write in Append.
-                    copied = RandomAccess.Read(_file!, buffer[..count], extent.FileOffset + offset);
+                    if (copied == 0)
+                    {
+                        (fileOffset, fileCount) = (extent.FileOffset + offset, count);
+                    }
+
+                    break;
                 }
 
-                break;
+                extent.Memory.AsSpan((int)offset, count).CopyTo(buffer[copied..]);
+                copied += count;
             }
+        }
 
-            extent.Memory.AsSpan((int)offset, count).CopyTo(buffer[copied..]);
-            copied += count;
+        if (fileOffset >= 0)
+        {
+            // Synchronous for the same reason as the write in Append; a file range never changes once written.
+            copied = RandomAccess.Read(_file!, buffer[..fileCount], fileOffset);
         }
 
         if (_forwardOnly)
@@ -375,7 +426,7 @@ public sealed class Spool : IDisposable
         public long Start { get; init; }
         public long Length { get; set; }
         public byte[]? Memory { get; set; }
-        public long FileOffset { get; init; }
+        public long FileOffset { get; set; }
         public long End => Start + Length;
     }
 }

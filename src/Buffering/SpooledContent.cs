@@ -67,11 +67,16 @@ public sealed class SpooledContent : HttpContent
                 // While data is waiting, upstream reads complete at once, so this loop fills memory before the client's
                 // writer has had a turn. A reader that frees room within the grace keeps the body off the disk (nginx
                 // writes to the client socket in between); one that does not is slow, and from then on the upstream is
-                // drained to disk without waiting.
+                // drained to disk without waiting, and what was in memory joins it there.
                 var fits = readerKeepsUp
                     ? await _spool.WaitForMemoryAsync(read, ReaderGrace, _cancel.Token)
                     : _spool.FitsInMemory(read);
-                readerKeepsUp &= fits;
+                if (readerKeepsUp && !fits)
+                {
+                    _spool.SpillToDisk(maxOnDisk);
+                    readerKeepsUp = false;
+                }
+
                 // Past the disk allowance (or with none), the rest streams at the client's pace.
                 var handOff = !fits && _spool.BytesOnDisk + read > maxOnDisk;
                 if (!handOff)
