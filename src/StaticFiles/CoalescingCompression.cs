@@ -16,8 +16,13 @@ public sealed class CoalescingCompressionProvider(string encodingName, Func<Stre
     public static CoalescingCompressionProvider Brotli { get; } =
         new("br", output => new BrotliStream(output, CompressionLevel.Fastest, leaveOpen: true));
 
+    /// <remarks>
+    /// Level 2, not <see cref="CompressionLevel.Fastest"/>: .NET's zlib-ng runs level 1 as a special quick mode with
+    /// fixed Huffman codes, 30-65% larger than nginx's gzip level 1 (classic zlib). Level 2 is no larger than nginx's
+    /// output, for about 25 µs more per 300 KB page, a small cost next to the app rendering that page.
+    /// </remarks>
     public static CoalescingCompressionProvider Gzip { get; } =
-        new("gzip", output => new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true));
+        new("gzip", output => new GZipStream(output, new ZLibCompressionOptions { CompressionLevel = 2 }, leaveOpen: true));
 
     public string EncodingName => encodingName;
 
