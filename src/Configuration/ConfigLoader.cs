@@ -169,6 +169,11 @@ public static class ConfigLoader
         var warnings = routes.SelectMany(r => SidecarMetadata.LookAlikes(r.Metadata, $"ReverseProxy.Routes.{r.RouteId}", RoutePolicy.Keys))
             .Concat(clusters.SelectMany(c => SidecarMetadata.LookAlikes(c.Metadata, $"ReverseProxy.Clusters.{c.ClusterId}", ClusterPolicy.Keys)))
             .ToList();
+        if (Forwarding.ErrorPages.Problem(settings.ErrorPages) is { } errorPages)
+        {
+            warnings.Add(errorPages);
+        }
+
         return new SidecarConfig(settings, routes, clusters, Fingerprint(content, environment), path) { Values = values, Warnings = warnings };
     }
 

@@ -35,7 +35,7 @@ public static class ErrorPages
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            // No page for this status (or no directory, named once at start): the plain-text message is the answer.
+            // No page for this status (or no directory, named as a config warning): the plain-text message is the answer.
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -45,22 +45,25 @@ public static class ErrorPages
         }
     }
 
-    /// <summary>Names the problem at start when the directory is set but gives no page.</summary>
-    public static void Check(string directory, ILogger logger)
+    /// <summary>
+    /// What is wrong with a set directory that gives no page, as a config warning: named at start, by --check-config
+    /// and by a reload that changes it. Not an error: the answers stay correct, only plainer.
+    /// </summary>
+    public static string? Problem(string directory)
     {
         if (directory.Length == 0)
         {
-            return;
+            return null;
         }
 
         if (!Directory.Exists(directory))
         {
-            logger.LogWarning("ErrorPages directory {Directory} does not exist; error answers stay plain text", directory);
+            return $"ErrorPages directory {directory} does not exist; error answers stay plain text";
         }
-        else if (!Directory.EnumerateFiles(directory, "*.html").Any(f => int.TryParse(Path.GetFileNameWithoutExtension(f), out var status) && status is >= 400 and < 600))
-        {
-            logger.LogWarning("ErrorPages directory {Directory} has no page named by status (such as 502.html); error answers stay plain text", directory);
-        }
+
+        return Directory.EnumerateFiles(directory, "*.html").Any(f => int.TryParse(Path.GetFileNameWithoutExtension(f), out var status) && status is >= 400 and < 600)
+            ? null
+            : $"ErrorPages directory {directory} has no page named by status (such as 502.html); error answers stay plain text";
     }
 
     private static bool AcceptsHtml(HttpRequest request)

@@ -56,7 +56,6 @@ public static class SidecarHost
         var settings = app.Services.GetRequiredService<ConfigHolder>().Settings;
         var loggers = app.Services.GetRequiredService<ILoggerFactory>();
         MemoryLimitCheck.Warn(loggers.CreateLogger("Sidecar.Memory"));
-        ErrorPages.Check(settings.ErrorPages, loggers.CreateLogger("Sidecar.Forwarding"));
         RegisterDraining(app, settings);
 
         var adminPort = settings.AdminPort;

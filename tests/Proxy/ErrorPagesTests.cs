@@ -68,12 +68,27 @@ public sealed class ErrorPagesTests : IDisposable
     }
 
     [Fact]
-    public async Task AMissingDirectoryIsNamedAtStart()
+    public async Task AMissingDirectoryIsNamedAtStartAndOnAReloadThatNamesIt()
     {
+        using var config = new ScratchDirectory("sidecar-error-pages-config-");
+        var file = Path.Combine(config.Path, "sidecar.json");
+        await File.WriteAllTextAsync(file, """{ "Sidecar": { "ErrorPages": "/nonexistent/pages" } }""");
         var upstream = new Uri($"http://127.0.0.1:{Ports.Free()}");
-        await using var sidecar = await SidecarProcess.StartAsync(upstream, new Dictionary<string, string> { ["SIDECAR_ERROR_PAGES"] = "/nonexistent/pages" });
+        await using var sidecar = await SidecarProcess.StartAsync(upstream, new Dictionary<string, string>
+        {
+            ["SIDECAR_CONFIG"] = file,
+            ["SIDECAR_CONFIG_POLL_INTERVAL"] = "100ms",
+        });
         await RequestBufferingTests.WaitUntil(() => sidecar.Output.Contains("Application started"), TimeSpan.FromSeconds(10));
         Assert.Contains("ErrorPages directory /nonexistent/pages does not exist; error answers stay plain text", sidecar.Output);
+
+        // A reload to a directory without pages is applied (the answers stay correct) and says why no page will show.
+        var empty = Path.Combine(config.Path, "pages");
+        Directory.CreateDirectory(empty);
+        await File.WriteAllTextAsync(file, $$"""{ "Sidecar": { "ErrorPages": "{{empty}}" } }""");
+        var warning = $"ErrorPages directory {empty} has no page named by status (such as 502.html); error answers stay plain text";
+        await RequestBufferingTests.WaitUntil(() => sidecar.Output.Contains(warning), TimeSpan.FromSeconds(10));
+        Assert.Contains("applied from", sidecar.Output);
     }
 
     /// <summary>The upstream is a closed port: every forwarded request gets the sidecar's own 502.</summary>
