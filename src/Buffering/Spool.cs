@@ -295,7 +295,7 @@ public sealed class Spool : IDisposable
         var copied = 0;
         long fileOffset = -1;
         var fileCount = 0;
-        // Memory is copied under the lock: MoveMemoryToDisk may hand a segment back to the pool at any time.
+        // Memory is copied under the lock: SpillToDisk may hand a segment back to the pool at any time.
         lock (_extents)
         {
             while (copied < buffer.Length)
