@@ -80,6 +80,44 @@ public sealed class ResponseBufferingTests : IAsyncLifetime
         Assert.Equal(0, store.BytesOnDisk);
     }
 
+    /// <summary>
+    /// A client that stalls (so its response is spilled from memory to the temp file behind the bytes already there)
+    /// and then reads on gets every byte in order. The body's 8-byte words each hold their own index, so a range
+    /// delivered twice, dropped or out of place shows, as a repeating pattern would not.
+    /// </summary>
+    [Fact]
+    public async Task AReaderThatStallsAndThenCatchesUpGetsEveryByteInOrder()
+    {
+        const int size = 16 << 20;
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync(IPAddress.Loopback, sidecar.Port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /big?size={size}&numbered=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        var store = sidecar.Services.GetRequiredService<SpoolStore>();
+        await RequestBufferingTests.WaitUntil(() => store.BytesOnDisk > size / 2, TimeSpan.FromSeconds(10));
+
+        using var received = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer)) > 0)
+        {
+            received.Write(buffer, 0, read);
+        }
+
+        var response = received.ToArray();
+        var head = response.AsSpan().IndexOf("\r\n\r\n"u8) + 4;
+        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(response, 0, head));
+        Assert.Equal(size, response.Length - head);
+        for (var word = 0; word < size / 8; word++)
+        {
+            var value = System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(response.AsSpan(head + word * 8, 8));
+            if (value != word)
+            {
+                Assert.Fail($"byte {word * 8} of the body holds word {value}");
+            }
+        }
+    }
+
     [Fact]
     public async Task ResponsePastTheFileCapStreamsTheRestAndStillArrivesWhole()
     {

@@ -6,6 +6,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /headers               the request headers as JSON
   /nonascii-headers      headers with bytes above 0x7F: a latin-1 filename (Django's encoding) and a UTF-8 one
   /big?size=N            N bytes (default 1 MiB) of a repeating pattern
+  /big?size=N&numbered=1 N bytes (a multiple of 8) where each 8-byte word is its own index, big-endian: no two ranges alike
   /sleep?s=F             sleeps F seconds, then answers
   /stream?n=N&delay=F    N chunks, F seconds apart, with X-Accel-Buffering: no
   /chunked?n=N           N lines "chunk i", chunked (no Content-Length), bufferable
@@ -23,9 +24,11 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /seen                  requests the app has received (per worker pid), to prove rejected requests never arrived
   /concurrency           highest number of requests in progress at once across workers
 """
+import array
 import hashlib
 import json
 import os
+import sys
 import time
 from urllib.parse import parse_qs
 
@@ -108,6 +111,11 @@ def _route(path, query, environ, start_response):
     if path == "/big":
         size = int(query.get("size", [str(1 << 20)])[0])
         start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))])
+        if query.get("numbered"):
+            words = array.array("Q", range(size // 8))
+            if sys.byteorder == "little":
+                words.byteswap()
+            return [words.tobytes()]
         return _chunks(size)
     if path == "/die":
         os._exit(1)
