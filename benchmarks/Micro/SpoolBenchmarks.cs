@@ -34,7 +34,7 @@ public class SpoolBenchmarks
         using var spool = new Spool(_store, 64 * 1024);
         for (var written = 0; written < BodySize; written += Chunk)
         {
-            await spool.AppendAsync(_chunk.AsMemory(0, Math.Min(Chunk, BodySize - written)), CancellationToken.None);
+            spool.Append(_chunk.AsSpan(0, Math.Min(Chunk, BodySize - written)));
         }
 
         spool.Complete();
