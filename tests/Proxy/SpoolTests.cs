@@ -195,7 +195,7 @@ public sealed class SpoolTests : IDisposable
     [InlineData(0, Memory, 0)]
     [InlineData(100_000, 98_304, 98_304)]
     [InlineData(1 << 20, 200_000, 200_000)]
-    public async Task TheFileCapCountsOnlyWhatWouldGoToDisk(int maxOnDisk, int expectedBuffered, int expectedOnDisk)
+    public async Task TheFileCapBoundsEverythingASlowReadersResponseKeepsOnDisk(int maxOnDisk, int expectedBuffered, int expectedOnDisk)
     {
         var body = Body(200_000);
         using var content = new SpooledContent(new StreamContent(new MemoryStream(body)), _store, Memory, maxOnDisk,
