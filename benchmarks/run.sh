@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks the sidecar side by side with nginx (reference config) and gunicorn direct / WhiteNoise.
-#   bash benchmarks/run.sh            full run (~15 min): results/<date>-<commit>.{md,json} and results/latest.*
+#   bash benchmarks/run.sh            full run (~22 min): results/<date>-<commit>.{md,json} and results/latest.*
 #   bash benchmarks/run.sh --quick    short durations, one repetition: results/last-quick.*.tmp
 #   bash benchmarks/run.sh --readme   full run, then copy the table into README.md
 # Other options (see --help): --only a,c  --variant NAME:SIDECAR_X=...,DOTNET_Y=...  --keep
