@@ -122,26 +122,7 @@ public sealed class Spool : IDisposable
 
         if (!data.IsEmpty)
         {
-            if (!_store.TryReserve(data.Length))
-            {
-                throw new SpoolFullException($"spool quota of {Configuration.Units.FormatSize(_store.Quota)} is used up (SIDECAR_SPOOL_QUOTA)");
-            }
-
-            var fileOffset = _fileLength;
-            try
-            {
-                _file ??= _store.CreateFile();
-                // Synchronous, as nginx writes its temp files: Linux has no asynchronous file I/O, so the async form
-                // only moved each 16 KiB page-cache copy to another pool thread and back (1 MiB uploads: 10-17% more
-                // proxy CPU per MiB, two runs of benchmarks/run.sh --only b).
-                RandomAccess.Write(_file, data, fileOffset);
-            }
-            catch (IOException e) when (e is not SpoolFullException)
-            {
-                _store.Release(data.Length);
-                throw new SpoolFullException($"cannot write to the spool directory {_store.Directory}: {e.Message}", e);
-            }
-
+            var fileOffset = WriteToFile(data);
             lock (_extents)
             {
                 if (LiveTail is { Memory: null } tail && tail.End == position && tail.FileOffset + tail.Length == fileOffset)
@@ -154,12 +135,41 @@ public sealed class Spool : IDisposable
                 }
             }
 
-            Interlocked.Add(ref _fileLength, data.Length);
             position += data.Length;
         }
 
         Interlocked.Exchange(ref _length, position);
         Signal(_dataWritten);
+    }
+
+    /// <summary>
+    /// Appends <paramref name="data"/> to the temp file within the spool quota and returns where it starts there.
+    /// Writer only. Throws <see cref="SpoolFullException"/> when the quota or the disk has no room.
+    /// </summary>
+    private long WriteToFile(ReadOnlySpan<byte> data)
+    {
+        if (!_store.TryReserve(data.Length))
+        {
+            throw new SpoolFullException($"spool quota of {Configuration.Units.FormatSize(_store.Quota)} is used up (SIDECAR_SPOOL_QUOTA)");
+        }
+
+        var fileOffset = _fileLength;
+        try
+        {
+            _file ??= _store.CreateFile();
+            // Synchronous, as nginx writes its temp files: Linux has no asynchronous file I/O, so the async form
+            // only moved each 16 KiB page-cache copy to another pool thread and back (1 MiB uploads: 10-17% more
+            // proxy CPU per MiB, two runs of benchmarks/run.sh --only b).
+            RandomAccess.Write(_file, data, fileOffset);
+        }
+        catch (IOException e) when (e is not SpoolFullException)
+        {
+            _store.Release(data.Length);
+            throw new SpoolFullException($"cannot write to the spool directory {_store.Directory}: {e.Message}", e);
+        }
+
+        Interlocked.Add(ref _fileLength, data.Length);
+        return fileOffset;
     }
 
     /// <summary>Copies as much of <paramref name="data"/> as the memory limit allows into pooled segments.</summary>
@@ -209,29 +219,24 @@ public sealed class Spool : IDisposable
             _memoryLimit = 0;
             for (var i = _firstLive; i < _extents.Count; i++)
             {
-                if (_extents[i] is not { Memory: { } memory } extent || _fileLength + extent.Length > maxOnDisk || !_store.TryReserve(extent.Length))
+                if (_extents[i] is not { Memory: { } memory } extent || _fileLength + extent.Length > maxOnDisk)
                 {
                     continue;
                 }
 
-                _file ??= _store.CreateFile();
-                var fileOffset = _fileLength;
                 try
                 {
-                    RandomAccess.Write(_file, memory.AsSpan(0, (int)extent.Length), fileOffset);
+                    extent.FileOffset = WriteToFile(memory.AsSpan(0, (int)extent.Length));
                 }
-                catch (IOException)
+                catch (SpoolFullException)
                 {
-                    // The disk refused; the bytes are still in memory, where the reader finds them.
-                    _store.Release(extent.Length);
-                    return;
+                    // The bytes are still in memory, where the reader finds them.
+                    continue;
                 }
 
-                extent.FileOffset = fileOffset;
                 extent.Memory = null;
                 ArrayPool<byte>.Shared.Return(memory);
                 _inMemory -= SegmentSize;
-                Interlocked.Add(ref _fileLength, extent.Length);
             }
         }
     }

@@ -131,6 +131,23 @@ public sealed class SpoolTests : IDisposable
     }
 
     [Fact]
+    public async Task SpillingToADirectoryThatCannotHoldAFileKeepsTheBytesInMemory()
+    {
+        var gone = Path.Combine(_directory, "gone");
+        var store = new SpoolStore(new ConfigHolder(new SidecarConfig(new SidecarSettings { TempDir = gone }, [], [], "test", null)));
+        var body = Body(Memory);
+        using var spool = new Spool(store, Memory, forwardOnly: true);
+        spool.Append(body);
+
+        spool.SpillToDisk(maxOnDisk: long.MaxValue);
+
+        Assert.Equal(0, spool.BytesOnDisk);
+        Assert.Equal(0, store.BytesOnDisk);
+        spool.Complete();
+        Assert.Equal(body, await ReadAllAsync(spool, 0, 10_000));
+    }
+
+    [Fact]
     public async Task RewindableSpoolKeepsTheFirstBytesInMemoryAndCanBeReadTwice()
     {
         var body = Body(300_000);
