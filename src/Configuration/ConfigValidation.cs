@@ -12,14 +12,14 @@ namespace Sidecar.Configuration;
 public sealed class ConfigValidation(IConfigValidator yarp)
 {
     /// <summary>
-    /// YARP's validator as <c>AddReverseProxy</c> registers it, for use before (or without) the web host:
+    /// YARP's validator as <c>AddReverseProxy</c> registers it (keys in memory, as in the host), for use before (or without) the web host:
     /// start-up and <c>--check-config</c>. The running host validates reloads with the validator from its own container.
     /// </summary>
     public static ConfigValidation Standalone()
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddReverseProxy();
+        Forwarding.ProxySetup.AddReverseProxyWithKeysInMemory(services);
         // The container lives as long as the process; start-up and --check-config each build one.
         var provider = services.BuildServiceProvider();
         return new ConfigValidation(provider.GetRequiredService<IConfigValidator>());

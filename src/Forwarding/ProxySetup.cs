@@ -1,4 +1,6 @@
 using System.Text;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Sidecar.Buffering;
 using Sidecar.Configuration;
 using Sidecar.Logging;
@@ -15,7 +17,7 @@ public static class ProxySetup
     public static IServiceCollection AddSidecarProxy(this IServiceCollection services, SidecarConfig config)
     {
         services.AddSingleton<ResponseBuffering>();
-        services.AddReverseProxy()
+        services.AddReverseProxyWithKeysInMemory()
             .LoadFromMemory(config.Routes, config.Clusters)
             .ConfigureHttpClient((client, handler) =>
             {
@@ -57,6 +59,29 @@ public static class ProxySetup
                     transform.HttpContext.RequestServices.GetRequiredService<ResponseBuffering>().ApplyAsync(transform));
             });
         return services;
+    }
+
+    /// <summary>
+    /// <c>AddReverseProxy</c> with its data protection keys in memory. YARP protects session affinity cookies with
+    /// data protection; left as registered, resolving YARP's services (even just its config validator) loads or, in a
+    /// fresh container, generates and writes a key ring under $HOME/.aspnet and warns that it is stored unencrypted,
+    /// and a hosted service does the same again at every start. With in-memory keys and without that service nothing
+    /// touches the disk. An affinity cookie then holds for the life of the process, which is the Pod's.
+    /// </summary>
+    public static IReverseProxyBuilder AddReverseProxyWithKeysInMemory(this IServiceCollection services)
+    {
+        var proxy = services.AddReverseProxy();
+        services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        var dataProtection = typeof(KeyManagementOptions).Assembly;
+        for (var i = services.Count - 1; i >= 0; i--)
+        {
+            if (services[i].ServiceType == typeof(IHostedService) && services[i].ImplementationType?.Assembly == dataProtection)
+            {
+                services.RemoveAt(i);
+            }
+        }
+
+        return proxy;
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.DataProtection;
 using Sidecar.Admission;
 using Sidecar.Buffering;
 using Sidecar.Configuration;
@@ -34,9 +33,6 @@ public static class SidecarHost
         builder.Logging.AddFilter("Yarp", LogLevel.Warning);
 
         var services = builder.Services;
-        // YARP registers data protection for session affinity, which the sidecar never uses; keeping keys in
-        // memory stops it writing a key ring to a (read-only) home directory.
-        services.AddDataProtection().UseEphemeralDataProtectionProvider();
         services.AddSingleton(new ConfigHolder(config));
         services.AddSingleton(new ConfigReloadStatus(config));
         services.AddSingleton<SpoolStore>();

@@ -91,6 +91,29 @@ public sealed class LifecycleTests
 
     /// <summary>32 MB is the GC heap limit of a 42Mi container, at which the sidecar crashed under load.</summary>
     [Fact]
+    public async Task StartingAndServingWriteNothingToTheHomeDirectory()
+    {
+        // A read-only root filesystem has no writable home; the sidecar must neither need one nor warn about it.
+        var home = Directory.CreateTempSubdirectory("sidecar-home-");
+        try
+        {
+            await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+            await using (var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string> { ["HOME"] = home.FullName }))
+            {
+                using var client = new HttpClient { BaseAddress = sidecar.Address };
+                Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/hello")).StatusCode);
+                Assert.DoesNotContain("DataProtection", sidecar.Output);
+            }
+
+            Assert.Empty(home.EnumerateFileSystemInfos());
+        }
+        finally
+        {
+            home.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task AMemoryLimitTooSmallForLoadIsNamedAtStart()
     {
         var upstream = new Uri($"http://127.0.0.1:{Ports.Free()}");
