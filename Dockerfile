@@ -43,10 +43,8 @@ LABEL org.opencontainers.image.title="sidecar" \
 # Only the binary: root-owned and not writable by the user it runs as.
 COPY --from=build /publish/sidecar /app/sidecar
 
-# The host's content root is the working directory, and the default appsettings.json reload watches
-# it recursively: from "/" that is an inotify watch on every directory of /proc and /sys, 150+ ms of
-# CPU at start-up. /app holds only the binary, and the reload is off (the sidecar's own config file
-# has its own polling reload).
+# The host's content root is the working directory; /app holds only the binary. (The sidecar turns off
+# the host's appsettings.json reload itself, which would otherwise watch that directory recursively.)
 WORKDIR /app
 
 # Spooled bodies go to /tmp: mount an emptyDir there (the root filesystem can then be read-only).
@@ -59,8 +57,7 @@ ENV SIDECAR_TEMP_DIR=/tmp \
     TMPDIR=/tmp \
     ASPNETCORE_HTTP_PORTS= \
     DOTNET_EnableDiagnostics=0 \
-    DOTNET_GCgen0size=100000 \
-    DOTNET_hostBuilder__reloadConfigOnChange=false
+    DOTNET_GCgen0size=100000
 
 # Numeric, so kubelet can verify runAsNonRoot without a passwd lookup; above 10000 so it never
 # matches a host user.

@@ -6,7 +6,7 @@ if (args.Length > 0 && args[0] == CheckConfigCommand.Flag)
     return CheckConfigCommand.Run(args, Environment.GetEnvironmentVariable, Console.Out, Console.Error);
 }
 
-var builder = WebApplication.CreateSlimBuilder(args);
+var builder = SidecarHost.CreateBuilder(args);
 SidecarConfig config;
 try
 {

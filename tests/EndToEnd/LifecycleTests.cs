@@ -91,7 +91,7 @@ public sealed class LifecycleTests
 
     /// <summary>32 MB is the GC heap limit of a 42Mi container, at which the sidecar crashed under load.</summary>
     [Fact]
-    public async Task StartingAndServingWriteNothingToTheHomeDirectory()
+    public async Task StartingAndServingNeitherWriteToHomeNorWatchTheWorkingDirectory()
     {
         // A read-only root filesystem has no writable home; the sidecar must neither need one nor warn about it.
         var home = Directory.CreateTempSubdirectory("sidecar-home-");
@@ -103,6 +103,10 @@ public sealed class LifecycleTests
                 using var client = new HttpClient { BaseAddress = sidecar.Address };
                 Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/hello")).StatusCode);
                 Assert.DoesNotContain("DataProtection", sidecar.Output);
+
+                // Nor does it watch its working directory (the host's default appsettings.json reload would).
+                var inotify = Directory.GetFiles($"/proc/{sidecar.Process.Id}/fd").Count(fd => LinkTarget(fd) == "anon_inode:inotify");
+                Assert.Equal(0, inotify);
             }
 
             Assert.Empty(home.EnumerateFileSystemInfos());
@@ -110,6 +114,18 @@ public sealed class LifecycleTests
         finally
         {
             home.Delete(recursive: true);
+        }
+    }
+
+    private static string? LinkTarget(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null; // a socket closed while listing
         }
     }
 

@@ -176,9 +176,7 @@ expect("SIDECAR_TEMP_DIR", env.get("SIDECAR_TEMP_DIR"), "/tmp")
 expect("DOTNET_EnableDiagnostics", env.get("DOTNET_EnableDiagnostics"), "0")
 # Peak RSS under load: the young-generation budget (hex, 1 MiB); see the Dockerfile.
 expect("DOTNET_GCgen0size", env.get("DOTNET_GCgen0size"), "100000")
-# Start-up cost: the host watches its content root (the working directory) unless this is off.
 expect("WorkingDir", c.get("WorkingDir"), "/app")
-expect("DOTNET_hostBuilder__reloadConfigOnChange", env.get("DOTNET_hostBuilder__reloadConfigOnChange"), "false")
 labels = c.get("Labels", {})
 expect("revision label", labels.get("org.opencontainers.image.revision"), revision)
 for key in ("org.opencontainers.image.version", "org.opencontainers.image.title"):
