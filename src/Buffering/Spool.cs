@@ -162,8 +162,9 @@ public sealed class Spool : IDisposable
             // proxy CPU per MiB, two runs of benchmarks/run.sh --only b).
             RandomAccess.Write(_file, data, fileOffset);
         }
-        catch (IOException e) when (e is not SpoolFullException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not SpoolFullException)
         {
+            // UnauthorizedAccessException: the directory refuses this user (EACCES, EPERM); the same "cannot hold it" to the client.
             _store.Release(data.Length);
             throw new SpoolFullException($"cannot write to the spool directory {_store.Directory}: {e.Message}", e);
         }

@@ -281,6 +281,36 @@ public sealed class RequestBufferingTests : IAsyncLifetime
         Assert.Equal(seenBefore, _gunicorn.Seen());
     }
 
+    [Fact]
+    public async Task ASpoolDirectoryRefusingWritesGivesAClear507()
+    {
+        // An immutable directory refuses new files even to root (EPERM), the error a spool directory owned by
+        // another user gives the sidecar's non-root user (EACCES); .NET reports both as UnauthorizedAccessException.
+        var spool = Directory.CreateTempSubdirectory("sidecar-immutable-spool-");
+        Assert.Equal(0, ProcessRun.Run("chattr", ["+i", spool.FullName]).ExitCode);
+        try
+        {
+            using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string>
+            {
+                ["SIDECAR_TEMP_DIR"] = spool.FullName,
+                ["SIDECAR_REQUEST_BUFFER_MEMORY"] = "16k",
+            });
+            using var client = sidecar.Client();
+            var seenBefore = _gunicorn.Seen();
+
+            var response = await client.PostAsync("/echo", new ByteArrayContent(RandomBody(100_000)));
+
+            Assert.Equal((HttpStatusCode)507, response.StatusCode);
+            Assert.Contains(spool.FullName, await response.Content.ReadAsStringAsync());
+            Assert.Equal(seenBefore, _gunicorn.Seen());
+        }
+        finally
+        {
+            ProcessRun.Run("chattr", ["-i", spool.FullName]);
+            spool.Delete(recursive: true);
+        }
+    }
+
     /// <summary>Spool files are unlinked at creation, so the only trace of one is an open descriptor (of this test's spool directory).</summary>
     internal static List<string> OpenSpoolFiles(string directory) =>
         Directory.GetFiles("/proc/self/fd")
