@@ -50,10 +50,33 @@ public sealed class SpoolStore(ConfigHolder config)
 
     internal SafeFileHandle CreateFile()
     {
+        var handle = CreateUnlinked();
+        Interlocked.Increment(ref _filesCreated);
+        return handle;
+    }
+
+    /// <summary>
+    /// Creates and drops one spool file, so a directory that cannot hold bodies is named in the log at start rather
+    /// than discovered at the first body too big for memory. Returns the reason, or null when it can.
+    /// </summary>
+    public string? Probe()
+    {
+        try
+        {
+            CreateUnlinked().Dispose();
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return e.Message;
+        }
+    }
+
+    private SafeFileHandle CreateUnlinked()
+    {
         var path = Path.Combine(Directory, $"sidecar-{Environment.ProcessId}-{Guid.NewGuid():N}.spool");
         var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.None);
         File.Delete(path);
-        Interlocked.Increment(ref _filesCreated);
         return handle;
     }
 }

@@ -61,6 +61,13 @@ public static class SidecarHost
         var settings = app.Services.GetRequiredService<ConfigHolder>().Settings;
         var loggers = app.Services.GetRequiredService<ILoggerFactory>();
         MemoryLimitCheck.Warn(loggers.CreateLogger("Sidecar.Memory"));
+        if (app.Services.GetRequiredService<SpoolStore>().Probe() is { } spoolError)
+        {
+            loggers.CreateLogger("Sidecar.Buffering").LogWarning(
+                "The spool directory {Directory} cannot hold bodies ({Error}): request bodies larger than RequestBufferMemory will get 507, and responses larger than ResponseBufferMemory will go to slow clients at their pace, holding a gunicorn worker. Set SIDECAR_TEMP_DIR to a directory this user can write, such as an emptyDir volume",
+                settings.SpoolDirectory, spoolError);
+        }
+
         RegisterDraining(app, settings);
 
         var adminPort = settings.AdminPort;

@@ -143,6 +143,19 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task ASpoolDirectoryThatCannotHoldFilesIsNamedAtStart()
+    {
+        var upstream = new Uri($"http://127.0.0.1:{Ports.Free()}");
+        await using var missing = await SidecarProcess.StartAsync(upstream, new Dictionary<string, string> { ["SIDECAR_TEMP_DIR"] = "/nonexistent/sidecar-spool" });
+        await using var fine = await SidecarProcess.StartAsync(upstream, new Dictionary<string, string> { ["SIDECAR_TEMP_DIR"] = Path.GetTempPath() });
+
+        await Sidecar.Tests.Proxy.RequestBufferingTests.WaitUntil(() => missing.Output.Contains("Application started") && fine.Output.Contains("Application started"), TimeSpan.FromSeconds(10));
+        Assert.Contains("The spool directory /nonexistent/sidecar-spool cannot hold bodies", missing.Output);
+        Assert.Contains("Set SIDECAR_TEMP_DIR", missing.Output);
+        Assert.DoesNotContain("spool directory", fine.Output);
+    }
+
+    [Fact]
     public async Task MissingNamedConfigFileStopsStartupWithAClearMessage()
     {
         await using var sidecar = new ExternalProcess("dotnet", [TestPaths.SidecarDll],
