@@ -7,11 +7,21 @@ namespace Sidecar.Forwarding;
 /// Kestrel already rejects invalid and conflicting Content-Length values and non-chunked transfer codings;
 /// what it tolerates (Content-Length beside Transfer-Encoding, chunked on HTTP/1.0) is stopped here, before
 /// any other stage sees the request. Whatever passes is re-framed with a clean Content-Length upstream anyway.
+/// Also refuses the two methods a reverse proxy in front of an app does not pass on, as nginx does: CONNECT
+/// (a tunnel request; YARP cannot forward it and it surfaced as a 502 counted as an upstream failure, so every
+/// scanner probing for open proxies set off the upstream alert) and TRACE (it echoes the request back).
 /// </summary>
 public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<RequestShapeMiddleware> logger)
 {
     public Task InvokeAsync(HttpContext context)
     {
+        var method = context.Request.Method;
+        if (HttpMethods.IsConnect(method) || HttpMethods.IsTrace(method))
+        {
+            return ProxyErrors.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, Rejection.MethodNotAllowed,
+                $"the sidecar does not pass {method} requests on to the app", logger);
+        }
+
         var headers = context.Request.Headers;
         if (headers.TransferEncoding.Count == 0)
         {

@@ -68,6 +68,7 @@ public static class Rejection
     public const string BodyTooLarge = "body_too_large";
     public const string SlowBody = "slow_body";
     public const string Smuggling = "smuggling_shape";
+    public const string MethodNotAllowed = "method_not_allowed";
     public const string SpoolFull = "spool_full";
     public const string UpstreamRefused = "upstream_refused";
     public const string UpstreamTimeout = "upstream_timeout";

@@ -63,6 +63,7 @@ public static class MetricsSetup
         ConnectionRejections.HeadersTooLarge,
         ConnectionRejections.BadRequest,
         Rejection.Smuggling,
+        Rejection.MethodNotAllowed,
         Rejection.SpoolFull,
         Rejection.UpstreamRefused,
         Rejection.UpstreamTimeout,

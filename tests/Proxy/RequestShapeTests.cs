@@ -50,6 +50,18 @@ public sealed class RequestShapeTests : IAsyncLifetime
         Assert.Equal(seenBefore, _gunicorn.Seen());
     }
 
+    [Theory]
+    [InlineData("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "CONNECT")]
+    [InlineData("TRACE /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "TRACE")]
+    public async Task TunnelAndTraceRequestsGet405NotAnUpstreamFailure(string request, string method)
+    {
+        var seenBefore = _gunicorn.Seen();
+        var response = await RawHttp.ExchangeAsync(_sidecar.Port, request, TimeSpan.FromSeconds(5));
+        Assert.Equal(405, RawHttp.Status(response));
+        Assert.Contains($"does not pass {method} requests on", response);
+        Assert.Equal(seenBefore, _gunicorn.Seen());
+    }
+
     [Fact]
     public async Task WellFormedChunkedRequestStillWorks()
     {
