@@ -53,7 +53,10 @@ public sealed class StaticFileMiddleware(RequestDelegate next, StaticFileService
             }
         }
 
-        if (relative.Contains("%2f", StringComparison.OrdinalIgnoreCase) || relative.Contains("%5c", StringComparison.OrdinalIgnoreCase))
+        // The plain '%' search first: a case-insensitive search is a char-by-char loop in invariant globalization mode
+        // (1% of a static hit's CPU in perf), and almost no path has a '%' at all.
+        if (relative.Contains('%')
+            && (relative.Contains("%2f", StringComparison.OrdinalIgnoreCase) || relative.Contains("%5c", StringComparison.OrdinalIgnoreCase)))
         {
             return false;
         }
