@@ -53,11 +53,15 @@ WORKDIR /app
 # DOTNET_GCgen0size is hexadecimal (1 MiB): the smallest young-generation budget. The GC's own choice,
 # sized from the CPU cache, let the heap grow to ~100 MB under load before collecting; at 1 MiB peak RSS
 # is ~75 MB with no measurable CPU cost (benchmarks/run.sh, scenarios a and c). Only an env var sets it.
+# DOTNET_GCRegionSize, also hexadecimal, makes the GC's regions 1 MiB instead of 4 MiB, so it keeps fewer
+# bytes committed beyond what is live: idle RSS 41.5 -> 39.7 MB, peak after scenario a 53.9 -> 52.5 MB, GC
+# memory committed after load 20-22 -> 15 MB, CPU per request unchanged (README, "What moved the numbers").
 ENV SIDECAR_TEMP_DIR=/tmp \
     TMPDIR=/tmp \
     ASPNETCORE_HTTP_PORTS= \
     DOTNET_EnableDiagnostics=0 \
-    DOTNET_GCgen0size=100000
+    DOTNET_GCgen0size=100000 \
+    DOTNET_GCRegionSize=100000
 
 # Numeric, so kubelet can verify runAsNonRoot without a passwd lookup; above 10000 so it never
 # matches a host user.

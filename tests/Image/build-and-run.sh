@@ -176,6 +176,7 @@ expect("SIDECAR_TEMP_DIR", env.get("SIDECAR_TEMP_DIR"), "/tmp")
 expect("DOTNET_EnableDiagnostics", env.get("DOTNET_EnableDiagnostics"), "0")
 # Peak RSS under load: the young-generation budget (hex, 1 MiB); see the Dockerfile.
 expect("DOTNET_GCgen0size", env.get("DOTNET_GCgen0size"), "100000")
+expect("DOTNET_GCRegionSize", env.get("DOTNET_GCRegionSize"), "100000")
 expect("WorkingDir", c.get("WorkingDir"), "/app")
 labels = c.get("Labels", {})
 expect("revision label", labels.get("org.opencontainers.image.revision"), revision)
