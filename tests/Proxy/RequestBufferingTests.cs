@@ -264,22 +264,7 @@ public sealed class RequestBufferingTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task UnwritableSpoolDirectoryGivesAClear507()
-    {
-        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string>
-        {
-            ["SIDECAR_TEMP_DIR"] = "/nonexistent/sidecar-spool",
-            ["SIDECAR_REQUEST_BUFFER_MEMORY"] = "16k",
-        });
-        using var client = sidecar.Client();
-        var seenBefore = _gunicorn.Seen();
-
-        var response = await client.PostAsync("/echo", new ByteArrayContent(RandomBody(100_000)));
-
-        Assert.Equal((HttpStatusCode)507, response.StatusCode);
-        Assert.Contains("/nonexistent/sidecar-spool", await response.Content.ReadAsStringAsync());
-        Assert.Equal(seenBefore, _gunicorn.Seen());
-    }
+    public Task UnwritableSpoolDirectoryGivesAClear507() => AnUploadPastMemoryGets507Naming("/nonexistent/sidecar-spool");
 
     [Fact]
     public async Task ASpoolDirectoryRefusingWritesGivesAClear507()
@@ -290,19 +275,7 @@ public sealed class RequestBufferingTests : IAsyncLifetime
         Assert.Equal(0, ProcessRun.Run("chattr", ["+i", spool.FullName]).ExitCode);
         try
         {
-            using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string>
-            {
-                ["SIDECAR_TEMP_DIR"] = spool.FullName,
-                ["SIDECAR_REQUEST_BUFFER_MEMORY"] = "16k",
-            });
-            using var client = sidecar.Client();
-            var seenBefore = _gunicorn.Seen();
-
-            var response = await client.PostAsync("/echo", new ByteArrayContent(RandomBody(100_000)));
-
-            Assert.Equal((HttpStatusCode)507, response.StatusCode);
-            Assert.Contains(spool.FullName, await response.Content.ReadAsStringAsync());
-            Assert.Equal(seenBefore, _gunicorn.Seen());
+            await AnUploadPastMemoryGets507Naming(spool.FullName);
         }
         finally
         {
@@ -311,12 +284,27 @@ public sealed class RequestBufferingTests : IAsyncLifetime
         }
     }
 
+    /// <summary>An upload bigger than the memory buffer, with the spool in <paramref name="spoolDirectory"/>: 507 naming it, and nothing reaches the app.</summary>
+    private async Task AnUploadPastMemoryGets507Naming(string spoolDirectory)
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_TEMP_DIR"] = spoolDirectory,
+            ["SIDECAR_REQUEST_BUFFER_MEMORY"] = "16k",
+        });
+        using var client = sidecar.Client();
+        var seenBefore = _gunicorn.Seen();
+
+        var response = await client.PostAsync("/echo", new ByteArrayContent(RandomBody(100_000)));
+
+        Assert.Equal((HttpStatusCode)507, response.StatusCode);
+        Assert.Contains(spoolDirectory, await response.Content.ReadAsStringAsync());
+        Assert.Equal(seenBefore, _gunicorn.Seen());
+    }
+
     /// <summary>Spool files are unlinked at creation, so the only trace of one is an open descriptor (of this test's spool directory).</summary>
     internal static List<string> OpenSpoolFiles(string directory) =>
-        Directory.GetFiles("/proc/self/fd")
-            .Select(fd => { try { return new FileInfo(fd).LinkTarget ?? ""; } catch (IOException) { return ""; } })
-            .Where(target => target.StartsWith(directory, StringComparison.Ordinal))
-            .ToList();
+        OpenFiles.Of("self").Where(target => target.StartsWith(directory, StringComparison.Ordinal)).ToList();
 
     internal static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)
     {
