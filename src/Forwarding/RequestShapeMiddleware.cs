@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.Http.Features;
 using Sidecar.Logging;
+using Sidecar.Telemetry;
 
 namespace Sidecar.Forwarding;
 
@@ -9,7 +11,8 @@ namespace Sidecar.Forwarding;
 /// any other stage sees the request. Whatever passes is re-framed with a clean Content-Length upstream anyway.
 /// Also refuses the two methods a reverse proxy in front of an app does not pass on, as nginx does: CONNECT
 /// (a tunnel request; YARP cannot forward it and it surfaced as a 502 counted as an upstream failure, so every
-/// scanner probing for open proxies set off the upstream alert) and TRACE (it echoes the request back).
+/// scanner probing for open proxies set off the upstream alert) and TRACE (it echoes the request back);
+/// and <c>OPTIONS *</c>, which cannot be forwarded as it was asked.
 /// </summary>
 public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<RequestShapeMiddleware> logger)
 {
@@ -20,6 +23,14 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
         {
             return ProxyErrors.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, Rejection.MethodNotAllowed,
                 $"the sidecar does not pass {method} requests on to the app", logger);
+        }
+
+        // "OPTIONS *" asks about the server as a whole. HttpClient cannot send an asterisk target, so YARP would pass it
+        // on as "OPTIONS /", a question about the home page; nginx refuses it the same way.
+        if (HttpMethods.IsOptions(method) && context.Features.Get<IHttpRequestFeature>()?.RawTarget == "*")
+        {
+            return ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, ConnectionRejections.BadRequest,
+                "OPTIONS * asks about the server as a whole, and the sidecar cannot pass it on to the app unchanged", logger);
         }
 
         var headers = context.Request.Headers;

@@ -63,6 +63,21 @@ public sealed class RequestShapeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AsteriskOptionsIsRefusedRatherThanForwardedAsTheHomePage()
+    {
+        var seenBefore = _gunicorn.Seen();
+        var response = await RawHttp.ExchangeAsync(_sidecar.Port, "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", TimeSpan.FromSeconds(5));
+        Assert.Equal(400, RawHttp.Status(response));
+        Assert.Contains("OPTIONS * asks about the server as a whole", response);
+        Assert.Equal(seenBefore, _gunicorn.Seen());
+
+        // OPTIONS on a path is the app's to answer (CORS preflights).
+        var preflight = await RawHttp.ExchangeAsync(_sidecar.Port, "OPTIONS /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", TimeSpan.FromSeconds(5));
+        Assert.Equal(seenBefore + 1, _gunicorn.Seen());
+        Assert.Equal(200, RawHttp.Status(preflight));
+    }
+
+    [Fact]
     public async Task WellFormedChunkedRequestStillWorks()
     {
         var response = await RawHttp.ExchangeAsync(_sidecar.Port,
