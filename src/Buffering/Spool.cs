@@ -161,6 +161,7 @@ public sealed class Spool : IDisposable
             // only moved each 16 KiB page-cache copy to another pool thread and back (1 MiB uploads: 10-17% more
             // proxy CPU per MiB, two runs of benchmarks/run.sh --only b).
             RandomAccess.Write(_file, data, fileOffset);
+            _store.Wrote(data.Length);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not SpoolFullException)
         {
@@ -231,8 +232,9 @@ public sealed class Spool : IDisposable
                 }
                 catch (SpoolFullException)
                 {
-                    // The bytes are still in memory, where the reader finds them.
-                    continue;
+                    // The bytes are still in memory, where the reader finds them. A directory that cannot take this
+                    // segment (gone, full, refused, quota used up) cannot take the next one either.
+                    break;
                 }
 
                 extent.Memory = null;

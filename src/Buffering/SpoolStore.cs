@@ -40,13 +40,15 @@ public sealed class SpoolStore(ConfigHolder config)
 
             if (Interlocked.CompareExchange(ref _bytesOnDisk, next, current) == current)
             {
-                Interlocked.Add(ref _bytesWritten, bytes);
                 return true;
             }
         }
     }
 
     internal void Release(long bytes) => Interlocked.Add(ref _bytesOnDisk, -bytes);
+
+    /// <summary>Counts bytes once they are in a file, so a write that failed after its reservation is not.</summary>
+    internal void Wrote(long bytes) => Interlocked.Add(ref _bytesWritten, bytes);
 
     internal SafeFileHandle CreateFile()
     {

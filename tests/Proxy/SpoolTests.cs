@@ -143,6 +143,8 @@ public sealed class SpoolTests : IDisposable
 
         Assert.Equal(0, spool.BytesOnDisk);
         Assert.Equal(0, store.BytesOnDisk);
+        // sidecar_spool_written_bytes_total: nothing reached a file.
+        Assert.Equal(0, store.BytesWritten);
         spool.Complete();
         Assert.Equal(body, await ReadAllAsync(spool, 0, 10_000));
     }
