@@ -53,6 +53,7 @@ public static class SidecarHost
         services.AddSidecarProxy(config);
         services.AddSidecarMetrics();
         services.AddSidecarConfigReload();
+        services.AddHostedService<MemoryTrim>();
         return builder;
     }
 

@@ -116,6 +116,44 @@ public sealed class LifecycleTests
         }
     }
 
+    /// <summary>
+    /// The GC decommits only while it collects, and it collects only while something allocates: without a collection
+    /// of its own once traffic stops, the sidecar would hold a burst's memory through every quiet hour after it.
+    /// </summary>
+    [Fact]
+    public async Task MemoryABurstLeftBehindIsReturnedOnceTrafficStops()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 2);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address);
+        using var client = new HttpClient { BaseAddress = sidecar.Address };
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
+        await Parallel.ForAsync(0, 3000, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, cancellationToken) =>
+            (await client.GetAsync("/hello", cancellationToken)).EnsureSuccessStatusCode());
+        var fullCollectionsAfterBurst = await FullCollectionsAsync(admin);
+        var residentAfterBurst = ResidentKib(sidecar.Process.Id);
+
+        // Nothing but a scrape a second from here on.
+        var deadline = DateTime.UtcNow + Sidecar.Hosting.MemoryTrim.QuietPeriod * 4;
+        while (await FullCollectionsAsync(admin) == fullCollectionsAfterBurst && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(1000);
+        }
+
+        Assert.True(await FullCollectionsAsync(admin) > fullCollectionsAfterBurst, "no full collection in the quiet after the burst");
+        var residentAfterQuiet = ResidentKib(sidecar.Process.Id);
+        Assert.True(residentAfterQuiet < residentAfterBurst, $"resident {residentAfterBurst} KiB after the burst, {residentAfterQuiet} KiB after the quiet");
+    }
+
+    private static async Task<double> FullCollectionsAsync(HttpClient admin)
+    {
+        const string series = "dotnet_collection_count_total{generation=\"2\"} ";
+        var line = (await admin.GetStringAsync("/metrics")).Split('\n').Single(l => l.StartsWith(series, StringComparison.Ordinal));
+        return double.Parse(line[series.Length..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static long ResidentKib(int pid) =>
+        long.Parse(File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+
     /// <summary>32 MB is the GC heap limit of a 42Mi container, at which the sidecar crashed under load.</summary>
     [Fact]
     public async Task AMemoryLimitTooSmallForLoadIsNamedAtStart()
