@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;
@@ -37,4 +38,15 @@ public static class KestrelSetup
             ? new MinDataRate(settings.MinResponseRate, settings.RateGracePeriod)
             : null;
     }
+
+    /// <summary>
+    /// How much of a connection's input the socket transport reads ahead of the request's reader. At its default,
+    /// 1 MiB, every fast upload took up to 256 blocks of Kestrel's memory pool while its body went to the spool, and
+    /// the pool keeps the blocks it has allocated: 30 concurrent 20 MiB uploads peaked at 68 MB resident and still
+    /// held 64 MB afterwards, past a 64Mi container limit. With 128 KiB: 39 and 37 MB, CPU per MiB the same (1,383
+    /// µs both); a 1 MiB upload costs about 10% more CPU, from more pauses of the socket reader. nginx reads bodies
+    /// 16 KiB at a time. The request line and headers must still fit, or a large head would stall.
+    /// </summary>
+    public static void Configure(SocketTransportOptions sockets, SidecarSettings settings) =>
+        sockets.MaxReadBufferSize = Math.Max(128 * 1024, settings.MaxRequestLine + settings.MaxHeaderSize);
 }

@@ -25,6 +25,7 @@ public static class SidecarHost
     {
         var settings = config.Settings;
         builder.WebHost.ConfigureKestrel(kestrel => KestrelSetup.Configure(kestrel, settings));
+        builder.WebHost.UseSockets(sockets => KestrelSetup.Configure(sockets, settings));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.DrainTimeout + settings.ShutdownDelay);
         builder.Logging.AddSimpleConsole(o =>
         {
