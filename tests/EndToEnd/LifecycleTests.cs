@@ -130,7 +130,7 @@ public sealed class LifecycleTests
         await Parallel.ForAsync(0, 3000, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, cancellationToken) =>
             (await client.GetAsync("/hello", cancellationToken)).EnsureSuccessStatusCode());
         var fullCollectionsAfterBurst = await FullCollectionsAsync(admin);
-        var residentAfterBurst = ResidentKib(sidecar.Process.Id);
+        var residentAfterBurst = ProcessStatus.ResidentKib(sidecar.Process.Id);
 
         // Nothing but a scrape a second from here on.
         var deadline = DateTime.UtcNow + Sidecar.Hosting.MemoryTrim.QuietPeriod * 4;
@@ -140,7 +140,7 @@ public sealed class LifecycleTests
         }
 
         Assert.True(await FullCollectionsAsync(admin) > fullCollectionsAfterBurst, "no full collection in the quiet after the burst");
-        var residentAfterQuiet = ResidentKib(sidecar.Process.Id);
+        var residentAfterQuiet = ProcessStatus.ResidentKib(sidecar.Process.Id);
         Assert.True(residentAfterQuiet < residentAfterBurst, $"resident {residentAfterBurst} KiB after the burst, {residentAfterQuiet} KiB after the quiet");
     }
 
@@ -162,13 +162,13 @@ public sealed class LifecycleTests
         var body = new byte[8 << 20];
         Random.Shared.NextBytes(body);
         (await client.PostAsync("/echo", new ByteArrayContent(body))).EnsureSuccessStatusCode();
-        var before = ResidentKib(sidecar.Process.Id);
+        var before = ProcessStatus.ResidentKib(sidecar.Process.Id);
 
         await Task.WhenAll(Enumerable.Range(0, 24).Select(async _ =>
             (await client.PostAsync("/echo", new ByteArrayContent(body))).EnsureSuccessStatusCode()));
 
         // 38 MB with the 1 MiB default, 14 MB with 128 KiB: under a megabyte an upload.
-        var growth = PeakResidentKib(sidecar.Process.Id) - before;
+        var growth = ProcessStatus.PeakResidentKib(sidecar.Process.Id) - before;
         Assert.True(growth < 24 * 1024, $"24 concurrent 8 MiB uploads grew the sidecar by {growth / 1024} MB");
     }
 
@@ -178,13 +178,6 @@ public sealed class LifecycleTests
         var line = (await admin.GetStringAsync("/metrics")).Split('\n').Single(l => l.StartsWith(series, StringComparison.Ordinal));
         return double.Parse(line[series.Length..], System.Globalization.CultureInfo.InvariantCulture);
     }
-
-    private static long ResidentKib(int pid) => StatusKib(pid, "VmRSS:");
-
-    private static long PeakResidentKib(int pid) => StatusKib(pid, "VmHWM:");
-
-    private static long StatusKib(int pid, string field) =>
-        long.Parse(File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith(field, StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
 
     /// <summary>32 MB is the GC heap limit of a 42Mi container, at which the sidecar crashed under load.</summary>
     [Fact]
@@ -288,9 +281,9 @@ public sealed class LifecycleTests
         using var client = new HttpClient { BaseAddress = sidecar.Address, Timeout = TimeSpan.FromMinutes(2) };
 
         await UploadAsync(client, 8 << 20);
-        var afterSmall = PeakRss(sidecar.Process.Id);
+        var afterSmall = ProcessStatus.PeakResidentKib(sidecar.Process.Id) * 1024;
         await UploadAsync(client, 160 << 20);
-        var afterLarge = PeakRss(sidecar.Process.Id);
+        var afterLarge = ProcessStatus.PeakResidentKib(sidecar.Process.Id) * 1024;
 
         Assert.True(afterLarge - afterSmall < 48L << 20,
             $"peak RSS grew from {afterSmall >> 20} MiB to {afterLarge >> 20} MiB for a 20x larger upload: bodies are being held in memory");
@@ -301,12 +294,6 @@ public sealed class LifecycleTests
         var response = await client.PostAsync("/echo", new StreamContent(new PatternStream(size)));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains($"\"length\": {size}", await response.Content.ReadAsStringAsync());
-    }
-
-    private static long PeakRss(int pid)
-    {
-        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
     }
 
     /// <summary>A body generated on the fly, so the test itself does not hold it in memory.</summary>
