@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
 
@@ -226,16 +226,16 @@ public static class ConfigLoader
 
     public static string Fingerprint(byte[]? content, Func<string, string?> environment)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        if (content is not null) sha.AppendData(content);
+        var hash = new XxHash128();
+        if (content is not null) hash.Append(content);
         foreach (var definition in SettingsCatalog.All)
         {
             if (environment(definition.EnvironmentVariable) is { } value)
             {
-                sha.AppendData(Encoding.UTF8.GetBytes($"\n{definition.EnvironmentVariable}={value}"));
+                hash.Append(Encoding.UTF8.GetBytes($"\n{definition.EnvironmentVariable}={value}"));
             }
         }
 
-        return Convert.ToHexStringLower(sha.GetHashAndReset())[..12];
+        return Convert.ToHexStringLower(hash.GetCurrentHash())[..12];
     }
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Sidecar.Buffering;
 using Sidecar.Configuration;
 using Sidecar.Logging;
@@ -71,7 +72,8 @@ public static class ProxySetup
     public static IReverseProxyBuilder AddReverseProxyWithKeysInMemory(this IServiceCollection services)
     {
         var proxy = services.AddReverseProxy();
-        services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        services.AddDataProtection();
+        services.Replace(ServiceDescriptor.Singleton<IDataProtectionProvider, DeferredDataProtectionProvider>());
         var dataProtection = typeof(KeyManagementOptions).Assembly;
         for (var i = services.Count - 1; i >= 0; i--)
         {

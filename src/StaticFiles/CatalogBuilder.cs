@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 using System.IO.Compression;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using System.Text;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
@@ -51,13 +51,13 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
 
     private static string Fingerprint(SortedDictionary<string, FileInfo> files)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var hash = new XxHash128();
         foreach (var (relative, file) in files)
         {
-            hash.AppendData(Encoding.UTF8.GetBytes($"{relative}\0{file.Length}\0{file.LastWriteTimeUtc.Ticks}\n"));
+            hash.Append(Encoding.UTF8.GetBytes($"{relative}\0{file.Length}\0{file.LastWriteTimeUtc.Ticks}\n"));
         }
 
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
+        return ContentDigest.Hex(hash.GetCurrentHash());
     }
 
     /// <summary><c>x.css.br</c> next to <c>x.css</c> is a representation of it, not a URL of its own.</summary>
@@ -69,31 +69,30 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
     {
         var name = relative[(relative.LastIndexOf('/') + 1)..];
         var djangoHash = mount.IsRootFiles ? null : DjangoManifest.HashSegment(name);
-        var (bytes, length, sha256, md5) = Digest(file, wantMd5: djangoHash is not null);
+        var (bytes, length, hash, md5) = Digest(file, wantMd5: djangoHash is not null);
 
-        var verified = djangoHash is not null && Convert.ToHexStringLower(md5!).StartsWith(djangoHash, StringComparison.Ordinal);
+        var verified = djangoHash is not null && md5!.StartsWith(djangoHash, StringComparison.Ordinal);
         if (manifest.Contains(relative) && !verified)
         {
             logger.LogWarning("Static files: {Path} is listed in {Manifest} but its name's hash {Hash} does not match the MD5 of its content; it gets the short cache policy",
                 file.FullName, DjangoManifest.FileName, djangoHash ?? "(none)");
         }
 
-        var sha = Convert.ToHexStringLower(sha256);
         var identity = new StaticVariant
         {
             Coding = StaticVariant.IdentityCoding,
             PhysicalPath = file.FullName,
             Length = length,
             Bytes = bytes,
-            ETag = ETagFor(sha256, ""),
+            ETag = ETagFor(hash, ""),
         };
 
         var modified = file.LastWriteTimeUtc;
         DateTimeOffset? lastModified = modified.Year > 1970
             ? new DateTimeOffset(modified.Ticks - modified.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero)
             : null;
-        var brotli = Sibling(files, relative + ".br", StaticVariant.BrotliCoding, sha256);
-        var gzip = Sibling(files, relative + ".gz", StaticVariant.GzipCoding, sha256);
+        var brotli = Sibling(files, relative + ".br", StaticVariant.BrotliCoding, hash);
+        var gzip = Sibling(files, relative + ".gz", StaticVariant.GzipCoding, hash);
         var compressible = ContentTypes.IsCompressible(name) && length > 0;
         return new StaticAsset
         {
@@ -107,13 +106,13 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
             LastModifiedDate = lastModified,
             LastModified = lastModified is { } date ? HeaderUtilities.FormatDate(date) : StringValues.Empty,
             Immutable = verified,
-            Sha256 = sha,
+            Hash = ContentDigest.Hex(hash),
             Compressible = compressible,
         };
     }
 
     /// <summary>A precompressed sibling, kept only if it decodes to exactly the original (a stale .gz would serve old content).</summary>
-    private StaticVariant? Sibling(SortedDictionary<string, FileInfo> files, string relative, string coding, byte[] identitySha)
+    private StaticVariant? Sibling(SortedDictionary<string, FileInfo> files, string relative, string coding, byte[] identityHash)
     {
         if (!files.TryGetValue(relative, out var file))
         {
@@ -122,35 +121,35 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
 
         using (var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
         {
-            if (!DecodesTo(stream, coding, identitySha))
+            if (!DecodesTo(stream, coding, identityHash))
             {
                 logger.LogWarning("Static files: {Path} does not decode to its original; not served", file.FullName);
                 return null;
             }
         }
 
-        var (bytes, length, sha256, _) = Digest(file, wantMd5: false);
-        return Variant(coding, file.FullName, length, bytes, sha256);
+        var (bytes, length, hash, _) = Digest(file, wantMd5: false);
+        return Variant(coding, file.FullName, length, bytes, hash);
     }
 
-    public static StaticVariant Variant(string coding, string path, long length, byte[]? bytes, byte[] sha256) => new()
+    public static StaticVariant Variant(string coding, string path, long length, byte[]? bytes, byte[] hash) => new()
     {
         Coding = coding,
         PhysicalPath = path,
         Length = length,
         Bytes = bytes,
-        ETag = ETagFor(sha256, coding == StaticVariant.BrotliCoding ? "-br" : "-gz"),
+        ETag = ETagFor(hash, coding == StaticVariant.BrotliCoding ? "-br" : "-gz"),
         ContentEncoding = coding,
     };
 
-    public static bool DecodesTo(Stream compressed, string coding, byte[] expectedSha256)
+    public static bool DecodesTo(Stream compressed, string coding, byte[] expectedHash)
     {
         try
         {
             using Stream decoder = coding == StaticVariant.BrotliCoding
                 ? new BrotliStream(compressed, CompressionMode.Decompress, leaveOpen: true)
                 : new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true);
-            return SHA256.HashData(decoder).AsSpan().SequenceEqual(expectedSha256);
+            return ContentDigest.Of(decoder).AsSpan().SequenceEqual(expectedHash);
         }
         catch (InvalidDataException)
         {
@@ -158,12 +157,12 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
         }
     }
 
-    private static StringValues ETagFor(byte[] sha256, string suffix) =>
-        new("\"" + Convert.ToHexStringLower(sha256, 0, 16) + suffix + "\"");
+    private static StringValues ETagFor(byte[] hash, string suffix) => new("\"" + ContentDigest.Hex(hash) + suffix + "\"");
 
     /// <summary>Reads a file once for its digests, keeping the bytes when it is small and the budget allows.</summary>
-    private (byte[]? Bytes, long Length, byte[] Sha256, byte[]? Md5) Digest(FileInfo file, bool wantMd5)
+    private (byte[]? Bytes, long Length, byte[] Hash, string? Md5) Digest(FileInfo file, bool wantMd5)
     {
+        var digest = new ContentDigest(wantMd5);
         if (budget.TryReserve(file.Length))
         {
             var bytes = File.ReadAllBytes(file.FullName);
@@ -172,23 +171,21 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
                 budget.Release(file.Length - bytes.LongLength);
             }
 
-            return (bytes, bytes.LongLength, SHA256.HashData(bytes), wantMd5 ? MD5.HashData(bytes) : null);
+            digest.Append(bytes);
+            return (bytes, bytes.LongLength, digest.Hash, digest.Md5Hex);
         }
 
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using var md5 = wantMd5 ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
         using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         var buffer = new byte[81920];
         long total = 0;
         int read;
         while ((read = stream.Read(buffer)) > 0)
         {
-            sha.AppendData(buffer, 0, read);
-            md5?.AppendData(buffer, 0, read);
+            digest.Append(buffer.AsSpan(0, read));
             total += read;
         }
 
-        return (null, total, sha.GetHashAndReset(), md5?.GetHashAndReset());
+        return (null, total, digest.Hash, digest.Md5Hex);
     }
 
     /// <summary>

@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using System.IO.Compression;
-using System.Security.Cryptography;
 
 namespace Sidecar.StaticFiles;
 
@@ -76,14 +75,14 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
     /// <summary>The asset with its variants, or without Vary when compression does not pay; null if it changed on disk.</summary>
     private StaticAsset? Compress(StaticAsset asset, string directory)
     {
-        var baseName = Path.Combine(directory, asset.Sha256);
+        var baseName = Path.Combine(directory, asset.Hash);
         if (File.Exists(baseName + SkipMarker))
         {
             return asset with { Varies = false };
         }
 
         var original = asset.Identity.Bytes ?? File.ReadAllBytes(asset.Identity.PhysicalPath);
-        if (!SHA256.HashData(original).AsSpan().SequenceEqual(Convert.FromHexString(asset.Sha256)))
+        if (ContentDigest.Hex(ContentDigest.Of(original)) != asset.Hash)
         {
             return null; // changed since the scan; the watcher (if any) will rebuild it
         }
@@ -105,7 +104,7 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
         {
             compressed = File.ReadAllBytes(path);
             using var stream = new MemoryStream(compressed);
-            if (!CatalogBuilder.DecodesTo(stream, coding, SHA256.HashData(original)))
+            if (!CatalogBuilder.DecodesTo(stream, coding, ContentDigest.Of(original)))
             {
                 compressed = Write(path, compress(original));
             }
@@ -122,7 +121,7 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
         }
 
         var inMemory = budget.TryReserve(compressed.LongLength);
-        return CatalogBuilder.Variant(coding, path, compressed.LongLength, inMemory ? compressed : null, SHA256.HashData(compressed));
+        return CatalogBuilder.Variant(coding, path, compressed.LongLength, inMemory ? compressed : null, ContentDigest.Of(compressed));
     }
 
     /// <summary>Written under a temporary name and renamed, so a crash never leaves a truncated variant to be served.</summary>

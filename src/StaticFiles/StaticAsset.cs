@@ -23,7 +23,7 @@ public sealed class StaticVariant
     /// <summary>The whole body when the file is small enough to serve from memory; null = read from disk per request.</summary>
     public byte[]? Bytes { get; init; }
 
-    /// <summary>Quoted strong ETag, e.g. <c>"3f2a…"</c> or <c>"91bc…-br"</c>; derived from this variant's bytes, so equal on every replica.</summary>
+    /// <summary>Quoted strong ETag (XxHash128 of its bytes), e.g. <c>"3f2a…"</c> or <c>"91bc…-br"</c>; derived from this variant's bytes, so equal on every replica.</summary>
     public required StringValues ETag
     {
         get => _etag;
@@ -65,8 +65,8 @@ public sealed record StaticAsset
 
     public bool Immutable { get; init; }
 
-    /// <summary>Lower-case hex SHA-256 of the identity bytes; names the fill-in compression cache entries.</summary>
-    public required string Sha256 { get; init; }
+    /// <summary>Lower-case hex XxHash128 of the identity bytes; names the fill-in compression cache entries.</summary>
+    public required string Hash { get; init; }
 
     public bool Compressible { get; init; }
 
