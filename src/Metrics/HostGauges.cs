@@ -2,11 +2,12 @@ using Prometheus;
 using Sidecar.Buffering;
 using Sidecar.Configuration;
 using Sidecar.Health;
+using Sidecar.StaticFiles;
 
 namespace Sidecar.Telemetry;
 
 /// <summary>
-/// Values that live in a host's own objects (spool store, config status, drain state, in-flight set) and are
+/// Values that live in a host's own objects (spool store, static files, config status, drain state, in-flight set) and are
 /// read when Prometheus scrapes rather than pushed on every change. The default registry is process-wide while
 /// these objects belong to one host, so each host registers itself here for its lifetime; counters advance by
 /// what changed since the previous scrape, which stays exact even when hosts come and go (as in tests).
@@ -22,14 +23,16 @@ internal sealed class HostGauges : IDisposable
     private readonly ConfigReloadStatus _config;
     private readonly DrainState _drain;
     private readonly InFlightRequests _inFlight;
+    private readonly StaticFileService _static;
     private long _seenFiles;
     private long _seenWritten;
     private long _seenApplied;
     private long _seenRejected;
     private long _seenRestartRequired;
 
-    public HostGauges(SpoolStore spool, ConfigReloadStatus config, DrainState drain, InFlightRequests inFlight)
+    public HostGauges(SpoolStore spool, ConfigReloadStatus config, DrainState drain, InFlightRequests inFlight, StaticFileService staticFiles)
     {
+        _static = staticFiles;
         _spool = spool;
         _config = config;
         _drain = drain;
@@ -50,7 +53,7 @@ internal sealed class HostGauges : IDisposable
     {
         lock (Gate)
         {
-            long spoolBytes = 0, quota = 0, inFlight = 0, atUpstream = 0;
+            long spoolBytes = 0, quota = 0, inFlight = 0, atUpstream = 0, staticMemory = 0;
             var draining = false;
             var lastApplied = 0.0;
             var hashes = new HashSet<string>();
@@ -61,6 +64,7 @@ internal sealed class HostGauges : IDisposable
                 quota = Math.Max(quota, host._spool.Quota);
                 inFlight += host._inFlight.Count;
                 atUpstream += host._inFlight.AtUpstream;
+                staticMemory += host._static.MemoryInUse;
                 draining |= host._drain.IsDraining;
                 lastApplied = Math.Max(lastApplied, host._config.LastApplied.ToUnixTimeMilliseconds() / 1000.0);
                 hashes.Add(host._config.ActiveHash);
@@ -68,6 +72,7 @@ internal sealed class HostGauges : IDisposable
 
             SidecarMetrics.SpoolInUse.Set(spoolBytes);
             SidecarMetrics.SpoolQuota.Set(quota);
+            SidecarMetrics.StaticMemory.Set(staticMemory);
             SidecarMetrics.RequestsInFlight.Set(inFlight);
             SidecarMetrics.UpstreamRequestsInFlight.Set(atUpstream);
             SidecarMetrics.Draining.Set(draining ? 1 : 0);

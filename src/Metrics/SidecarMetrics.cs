@@ -73,6 +73,10 @@ internal static class SidecarMetrics
         "sidecar_spool_bytes",
         "Disk space currently held by spooled bodies of requests in flight.");
 
+    public static readonly Gauge StaticMemory = Metrics.CreateGauge(
+        "sidecar_static_memory_bytes",
+        "Static file bodies held in memory now, read in when a client first asks for them; StaticMemory is the limit.");
+
     public static readonly Gauge SpoolQuota = Metrics.CreateGauge(
         "sidecar_spool_quota_bytes",
         "The spool disk quota (SIDECAR_SPOOL_QUOTA); 0 means limited only by the disk.");

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Frozen;
 using System.IO.Compression;
 using System.IO.Hashing;
@@ -69,7 +70,7 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
     {
         var name = relative[(relative.LastIndexOf('/') + 1)..];
         var djangoHash = mount.IsRootFiles ? null : DjangoManifest.HashSegment(name);
-        var (bytes, length, hash, md5) = Digest(file, wantMd5: djangoHash is not null);
+        var (length, hash, md5) = Digest(file, wantMd5: djangoHash is not null);
 
         var verified = djangoHash is not null && md5!.StartsWith(djangoHash, StringComparison.Ordinal);
         if (manifest.Contains(relative) && !verified)
@@ -83,7 +84,8 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
             Coding = StaticVariant.IdentityCoding,
             PhysicalPath = file.FullName,
             Length = length,
-            Bytes = bytes,
+            Hash = hash,
+            Budget = budget,
             ETag = ETagFor(hash, ""),
         };
 
@@ -106,7 +108,6 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
             LastModifiedDate = lastModified,
             LastModified = lastModified is { } date ? HeaderUtilities.FormatDate(date) : StringValues.Empty,
             Immutable = verified,
-            Hash = ContentDigest.Hex(hash),
             Compressible = compressible,
         };
     }
@@ -128,16 +129,17 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
             }
         }
 
-        var (bytes, length, hash, _) = Digest(file, wantMd5: false);
-        return Variant(coding, file.FullName, length, bytes, hash);
+        var (length, hash, _) = Digest(file, wantMd5: false);
+        return Variant(coding, file.FullName, length, hash, budget);
     }
 
-    public static StaticVariant Variant(string coding, string path, long length, byte[]? bytes, byte[] hash) => new()
+    public static StaticVariant Variant(string coding, string path, long length, byte[] hash, MemoryBudget budget) => new()
     {
         Coding = coding,
         PhysicalPath = path,
         Length = length,
-        Bytes = bytes,
+        Hash = hash,
+        Budget = budget,
         ETag = ETagFor(hash, coding == StaticVariant.BrotliCoding ? "-br" : "-gz"),
         ContentEncoding = coding,
     };
@@ -159,33 +161,28 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
 
     private static StringValues ETagFor(byte[] hash, string suffix) => new("\"" + ContentDigest.Hex(hash) + suffix + "\"");
 
-    /// <summary>Reads a file once for its digests, keeping the bytes when it is small and the budget allows.</summary>
-    private (byte[]? Bytes, long Length, byte[] Hash, string? Md5) Digest(FileInfo file, bool wantMd5)
+    /// <summary>Reads a file once for its digests. Its body is read again only if a client asks for it (<see cref="StaticVariant.BodyInMemory"/>).</summary>
+    private static (long Length, byte[] Hash, string? Md5) Digest(FileInfo file, bool wantMd5)
     {
         var digest = new ContentDigest(wantMd5);
-        if (budget.TryReserve(file.Length))
+        using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
         {
-            var bytes = File.ReadAllBytes(file.FullName);
-            if (bytes.LongLength != file.Length)
+            long total = 0;
+            int read;
+            while ((read = stream.Read(buffer)) > 0)
             {
-                budget.Release(file.Length - bytes.LongLength);
+                digest.Append(buffer.AsSpan(0, read));
+                total += read;
             }
 
-            digest.Append(bytes);
-            return (bytes, bytes.LongLength, digest.Hash, digest.Md5Hex);
+            return (total, digest.Hash, digest.Md5Hex);
         }
-
-        using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-        var buffer = new byte[81920];
-        long total = 0;
-        int read;
-        while ((read = stream.Read(buffer)) > 0)
+        finally
         {
-            digest.Append(buffer.AsSpan(0, read));
-            total += read;
+            ArrayPool<byte>.Shared.Return(buffer);
         }
-
-        return (null, total, digest.Hash, digest.Md5Hex);
     }
 
     /// <summary>

@@ -75,14 +75,14 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
     /// <summary>The asset with its variants, or without Vary when compression does not pay; null if it changed on disk.</summary>
     private StaticAsset? Compress(StaticAsset asset, string directory)
     {
-        var baseName = Path.Combine(directory, asset.Hash);
+        var baseName = Path.Combine(directory, ContentDigest.Hex(asset.Identity.Hash));
         if (File.Exists(baseName + SkipMarker))
         {
             return asset with { Varies = false };
         }
 
         var original = asset.Identity.Bytes ?? File.ReadAllBytes(asset.Identity.PhysicalPath);
-        if (ContentDigest.Hex(ContentDigest.Of(original)) != asset.Hash)
+        if (!ContentDigest.Of(original).AsSpan().SequenceEqual(asset.Identity.Hash))
         {
             return null; // changed since the scan; the watcher (if any) will rebuild it
         }
@@ -120,8 +120,7 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
             Write(path, compressed);
         }
 
-        var inMemory = budget.TryReserve(compressed.LongLength);
-        return CatalogBuilder.Variant(coding, path, compressed.LongLength, inMemory ? compressed : null, ContentDigest.Of(compressed));
+        return CatalogBuilder.Variant(coding, path, compressed.LongLength, ContentDigest.Of(compressed), budget);
     }
 
     /// <summary>Written under a temporary name and renamed, so a crash never leaves a truncated variant to be served.</summary>

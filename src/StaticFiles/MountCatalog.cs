@@ -13,7 +13,6 @@ public sealed class MountCatalog
         Assets = assets;
         Fingerprint = fingerprint;
         _lookup = assets.GetAlternateLookup<ReadOnlySpan<char>>();
-        MemoryBytes = assets.Values.Sum(a => a.MemoryBytes);
     }
 
     public StaticMount Mount { get; }
@@ -22,8 +21,6 @@ public sealed class MountCatalog
 
     /// <summary>Cheap summary of names, sizes and times, compared by the watcher to notice changes.</summary>
     public string Fingerprint { get; }
-
-    public long MemoryBytes { get; }
 
     public StaticAsset? Find(ReadOnlySpan<char> relativePath) => _lookup.TryGetValue(relativePath, out var asset) ? asset : null;
 }

@@ -3,12 +3,15 @@ using Microsoft.Extensions.Primitives;
 namespace Sidecar.StaticFiles;
 
 /// <summary>
-/// One encoding of a file as it goes on the wire: where its bytes are (memory or disk), its length and its
-/// strong content-based ETag, all computed once when the catalog is built.
+/// One encoding of a file as it goes on the wire: its path, length and strong content-based ETag, computed once
+/// when the catalog is built, and its body in memory once it has been asked for.
 /// </summary>
 public sealed class StaticVariant
 {
     private readonly StringValues _etag;
+    private byte[]? _bytes;
+    private int _loading;
+    private bool _retired;
 
     public const string IdentityCoding = "identity";
     public const string BrotliCoding = "br";
@@ -20,8 +23,14 @@ public sealed class StaticVariant
 
     public required long Length { get; init; }
 
-    /// <summary>The whole body when the file is small enough to serve from memory; null = read from disk per request.</summary>
-    public byte[]? Bytes { get; init; }
+    /// <summary>XxHash128 of this variant's bytes: the ETag's source, and the check that a body read later is still the same file.</summary>
+    public required byte[] Hash { get; init; }
+
+    /// <summary>Charged for the body while it is held in memory.</summary>
+    public required MemoryBudget Budget { get; init; }
+
+    /// <summary>The body if it is in memory now; null = read from disk.</summary>
+    public byte[]? Bytes => Volatile.Read(ref _bytes);
 
     /// <summary>Quoted strong ETag (XxHash128 of its bytes), e.g. <c>"3f2a…"</c> or <c>"91bc…-br"</c>; derived from this variant's bytes, so equal on every replica.</summary>
     public required StringValues ETag
@@ -41,6 +50,72 @@ public sealed class StaticVariant
     public string Opaque { get; private init; } = "";
 
     public bool IsIdentity => ReferenceEquals(Coding, IdentityCoding);
+
+    /// <summary>
+    /// The body to serve from memory, read on first use when the file is small and the budget allows. Memory goes to
+    /// the files clients ask for, not to the whole tree at start-up. Null = serve from disk: too large, no budget left,
+    /// being read by another request, or no longer the bytes the catalog hashed (then it is never tried again).
+    /// </summary>
+    public byte[]? BodyInMemory()
+    {
+        if (Volatile.Read(ref _bytes) is { } bytes)
+        {
+            return bytes;
+        }
+
+        if (Length > MemoryBudget.MaxFileBytes || Volatile.Read(ref _retired) || Interlocked.CompareExchange(ref _loading, 1, 0) != 0)
+        {
+            return null;
+        }
+
+        if (!Budget.TryReserve(Length))
+        {
+            Volatile.Write(ref _loading, 0);
+            return null;
+        }
+
+        try
+        {
+            bytes = File.ReadAllBytes(PhysicalPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            bytes = null;
+        }
+
+        if (bytes is null || bytes.LongLength != Length || !ContentDigest.Of(bytes).AsSpan().SequenceEqual(Hash))
+        {
+            Budget.Release(Length);
+            return null; // _loading stays set: the disk path serves it, and a watched mount rebuilds the catalog
+        }
+
+        Interlocked.Exchange(ref _bytes, bytes); // a full fence, so Retire either sees these bytes or is seen here
+        if (Volatile.Read(ref _retired))
+        {
+            Release();
+        }
+
+        return bytes;
+    }
+
+    /// <summary>
+    /// Called when a new catalog replaces the one holding this variant: the memory goes back to the budget, and no
+    /// request still holding the old catalog loads it again.
+    /// </summary>
+    public void Retire()
+    {
+        Volatile.Write(ref _retired, true);
+        Release();
+    }
+
+    // Retire and a load finishing at the same moment may both get here; the exchange lets one of them release.
+    private void Release()
+    {
+        if (Interlocked.Exchange(ref _bytes, null) is { } bytes)
+        {
+            Budget.Release(bytes.LongLength);
+        }
+    }
 }
 
 /// <summary>A servable file: its representations and the headers every response for it shares, prebuilt.</summary>
@@ -65,9 +140,6 @@ public sealed record StaticAsset
 
     public bool Immutable { get; init; }
 
-    /// <summary>Lower-case hex XxHash128 of the identity bytes; names the fill-in compression cache entries.</summary>
-    public required string Hash { get; init; }
-
     public bool Compressible { get; init; }
 
     public bool HasVariants => Brotli is not null || Gzip is not null;
@@ -78,6 +150,10 @@ public sealed record StaticAsset
     /// </summary>
     public bool Varies { get; init; }
 
-    /// <summary>Bytes held in memory by this asset's variants, charged against StaticMemory.</summary>
-    public long MemoryBytes => (Identity.Bytes?.LongLength ?? 0) + (Brotli?.Bytes?.LongLength ?? 0) + (Gzip?.Bytes?.LongLength ?? 0);
+    public IEnumerable<StaticVariant> Variants()
+    {
+        yield return Identity;
+        if (Brotli is not null) yield return Brotli;
+        if (Gzip is not null) yield return Gzip;
+    }
 }

@@ -101,7 +101,7 @@ public static class StaticFileContext
             record.BytesOut = count;
         }
 
-        return variant.Bytes is { } bytes
+        return variant.BodyInMemory() is { } bytes
             ? response.BodyWriter.WriteAsync(bytes.AsMemory((int)offset, (int)count), context.RequestAborted).AsTask()
             : SendFileAsync(context, variant.PhysicalPath, offset, count);
     }

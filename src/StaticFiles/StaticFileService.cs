@@ -29,6 +29,9 @@ public sealed class StaticFileService : IDisposable
     /// <summary>Completes when the start-up (or latest) compression pass has swapped its variants in.</summary>
     public Task FillInCompleted => Volatile.Read(ref _fillIn);
 
+    /// <summary>Bytes of static file bodies held in memory now.</summary>
+    public long MemoryInUse => Volatile.Read(ref _budget).Used;
+
     /// <summary>The catalog for this request's settings; a changed static configuration triggers a rebuild.</summary>
     public StaticCatalog Current(SidecarSettings settings)
     {
@@ -105,9 +108,13 @@ public sealed class StaticFileService : IDisposable
         }
 
         _mounts = mounts;
-        _budget = budget;
+        Volatile.Write(ref _budget, budget);
         Volatile.Write(ref _builtFrom, settings);
-        Volatile.Write(ref _catalog, new StaticCatalog(catalogs));
+        var previous = Interlocked.Exchange(ref _catalog, new StaticCatalog(catalogs));
+        foreach (var replaced in previous.Mounts)
+        {
+            RetireReplaced(replaced, replacement: null);
+        }
 
         var cacheDirectory = settings.StaticCompressDir.Length > 0 ? settings.StaticCompressDir : Path.Combine(Path.GetTempPath(), "sidecar-static");
         var compress = settings.StaticCompress;
@@ -211,25 +218,23 @@ public sealed class StaticFileService : IDisposable
             mounts[index] = replacement;
             if (Interlocked.CompareExchange(ref _catalog, new StaticCatalog(mounts), catalog) == catalog)
             {
-                _budget.Release(expected.MemoryBytes - SharedBytes(expected, replacement));
+                RetireReplaced(expected, replacement);
                 return true;
             }
         }
     }
 
-    /// <summary>Bytes both catalogs hold through the same arrays (fill-in keeps the identity bytes), released once only.</summary>
-    private static long SharedBytes(MountCatalog old, MountCatalog replacement)
+    /// <summary>Variants only the old catalog has give their memory back; those fill-in or a rescan kept stay loaded.</summary>
+    private static void RetireReplaced(MountCatalog old, MountCatalog? replacement)
     {
-        long shared = 0;
-        foreach (var (path, asset) in old.Assets)
+        var kept = (replacement?.Assets.Values ?? []).SelectMany(a => a.Variants()).ToHashSet();
+        foreach (var variant in old.Assets.Values.SelectMany(a => a.Variants()))
         {
-            if (replacement.Assets.TryGetValue(path, out var next) && ReferenceEquals(next.Identity, asset.Identity))
+            if (!kept.Contains(variant))
             {
-                shared += asset.MemoryBytes;
+                variant.Retire();
             }
         }
-
-        return shared;
     }
 
     public void Dispose()

@@ -110,6 +110,7 @@ public sealed class PrometheusEndToEndTests
         await Expect(1, "sidecar_spooled_to_disk_total{direction=\"response\"}");
         await Expect(Spooled + 1, "sidecar_spool_files_created_total");
         await Expect(0, "sidecar_spool_bytes");
+        await Expect(0, "sidecar_static_memory_bytes");
         await Expect(1, "sidecar_client_aborts_total{route=\"app\"}");
 
         // Upstream answered with headers: hellos, slow read, spooled uploads, the /metrics 404.

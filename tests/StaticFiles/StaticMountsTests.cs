@@ -130,6 +130,63 @@ public sealed class StaticMountsTests : IDisposable
         Assert.Equal("Not Found\n", await EventuallyAsync(client, "/media/first.txt", body => body == "Not Found\n"));
     }
 
+    /// <summary>
+    /// Memory goes to the files clients ask for: start-up hashes every file and keeps none of them, a GET reads the
+    /// encoding it sends into memory once, a HEAD reads nothing, and a rebuilt catalog gives the memory back.
+    /// </summary>
+    [Fact]
+    public async Task BodiesAreHeldInMemoryOnlyOnceAskedForAndGivenBackWhenReplaced()
+    {
+        var css = string.Concat(Enumerable.Repeat("body { margin: 0; }\n", 100));
+        var app = Write("lazy/app.css", css);
+        var root = Path.GetDirectoryName(app)!;
+        Write("lazy/unasked.css", css + "/* never requested */");
+        var mounts = $$"""[{"Url": "/media/", "Root": "{{root}}", "Watch": true, "WatchInterval": "200ms"}]""";
+        using var sidecar = new SidecarFactory(ClosedUpstream, new Dictionary<string, string>
+        {
+            ["SIDECAR_STATIC_MOUNTS"] = mounts,
+            ["SIDECAR_STATIC_COMPRESS"] = "off",
+        });
+        using var client = sidecar.Client();
+        using (await client.SendAsync(Get("/media/unknown.css")))
+        {
+        }
+
+        var service = sidecar.Services.GetRequiredService<StaticFileService>();
+        Assert.Equal(0, service.MemoryInUse);
+
+        using (var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/media/app.css")))
+        {
+            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        }
+
+        Assert.Equal(0, service.MemoryInUse);
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await client.SendAsync(Get("/media/app.css"));
+            Assert.Equal(css, await response.Content.ReadAsStringAsync());
+            Assert.Equal(css.Length, service.MemoryInUse);
+        }
+
+        File.WriteAllText(Path.Combine(root, "new.txt"), "rescan");
+        Assert.Equal("rescan", await EventuallyAsync(client, "/media/new.txt", body => body == "rescan"));
+        Assert.Equal("rescan".Length, service.MemoryInUse);
+    }
+
+    [Fact]
+    public void AFileRewrittenSinceTheScanIsNeverHeldInMemory()
+    {
+        var path = Write("rewritten/app.css", "original");
+        var mount = new StaticMount("rewritten", "/static/", Path.GetDirectoryName(path)!, "public, max-age=60", "public, max-age=31536000, immutable", "*",
+            FallThrough: false, Internal: false, Watch: false, TimeSpan.Zero, ServeManifest: false, IsRootFiles: false);
+        var budget = new MemoryBudget(1 << 20);
+        var identity = new CatalogBuilder(budget, fillIn: false, NullLogger.Instance).Build(mount).Find("app.css")!.Identity;
+
+        File.WriteAllText(path, "replaced"); // the same length: only the hash tells
+        Assert.Null(identity.BodyInMemory());
+        Assert.Equal(0, budget.Used);
+    }
+
     [Fact]
     public async Task SymlinkLoopsAndEscapesDoNotTrapTheScanner()
     {
