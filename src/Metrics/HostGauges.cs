@@ -32,11 +32,11 @@ internal sealed class HostGauges : IDisposable
 
     public HostGauges(SpoolStore spool, ConfigReloadStatus config, DrainState drain, InFlightRequests inFlight, StaticFileService staticFiles)
     {
-        _static = staticFiles;
         _spool = spool;
         _config = config;
         _drain = drain;
         _inFlight = inFlight;
+        _static = staticFiles;
         lock (Gate)
         {
             Live.Add(this);

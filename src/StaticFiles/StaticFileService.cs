@@ -224,7 +224,7 @@ public sealed class StaticFileService : IDisposable
         }
     }
 
-    /// <summary>Variants only the old catalog has give their memory back; those fill-in or a rescan kept stay loaded.</summary>
+    /// <summary>Variants only the old catalog has give their memory back; those the replacement shares (fill-in keeps every variant it does not add) stay loaded.</summary>
     private static void RetireReplaced(MountCatalog old, MountCatalog? replacement)
     {
         var kept = (replacement?.Assets.Values ?? []).SelectMany(a => a.Variants()).ToHashSet();
