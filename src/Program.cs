@@ -1,5 +1,6 @@
 using Sidecar.Configuration;
 using Sidecar.Hosting;
+using Yarp.ReverseProxy.Configuration;
 
 if (args.Length > 0 && args[0] == CheckConfigCommand.Flag)
 {
@@ -10,20 +11,24 @@ var builder = SidecarHost.CreateBuilder(args);
 SidecarConfig config;
 try
 {
-    config = await ConfigValidation.Standalone().LoadAsync(key => builder.Configuration[key]);
+    config = ConfigLoader.Load(key => builder.Configuration[key]);
 }
 catch (ConfigException e)
 {
-    Console.Error.WriteLine($"sidecar: configuration invalid ({e.ConfigSource}):");
-    foreach (var problem in e.Problems)
-    {
-        Console.Error.WriteLine($"  - {problem}");
-    }
-
-    return 2;
+    return Invalid(e);
 }
 
 var app = builder.AddSidecar(config).Build();
+try
+{
+    // YARP's own checks, with the validator of the container just built: nothing listens yet.
+    await new ConfigValidation(app.Services.GetRequiredService<IConfigValidator>()).ValidateAsync(config);
+}
+catch (ConfigException e)
+{
+    return Invalid(e);
+}
+
 app.UseSidecar();
 try
 {
@@ -36,6 +41,17 @@ catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections
 }
 
 return 0;
+
+static int Invalid(ConfigException e)
+{
+    Console.Error.WriteLine($"sidecar: configuration invalid ({e.ConfigSource}):");
+    foreach (var problem in e.Problems)
+    {
+        Console.Error.WriteLine($"  - {problem}");
+    }
+
+    return 2;
+}
 
 /// <summary>Visible to WebApplicationFactory in the tests.</summary>
 public partial class Program;

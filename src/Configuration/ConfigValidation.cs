@@ -12,8 +12,8 @@ namespace Sidecar.Configuration;
 public sealed class ConfigValidation(IConfigValidator yarp)
 {
     /// <summary>
-    /// YARP's validator as <c>AddReverseProxy</c> registers it (keys in memory, as in the host), for use before (or without) the web host:
-    /// start-up and <c>--check-config</c>. The running host validates reloads with the validator from its own container.
+    /// YARP's validator as <c>AddReverseProxy</c> registers it (keys in memory, as in the host), for <c>--check-config</c>,
+    /// which has no web host. Start-up and reloads use the validator from the host's own container.
     /// </summary>
     public static ConfigValidation Standalone()
     {

@@ -50,6 +50,31 @@ public sealed class BrokenConfigTests
         Assert.StartsWith($"configuration OK: {volume.PathOf("sidecar.json")} (1 routes, 1 clusters, hash ", good.Output);
     }
 
+    /// <summary>Start-up runs YARP's checks with the host's own container before anything listens: same problems, exit 2.</summary>
+    [Fact]
+    public async Task StartUpRefusesWhatOnlyYarpsChecksFind()
+    {
+        using var volume = new KubeletVolume();
+        var yarpOnly = BrokenConfigs.All.Where(c => c.Name.Contains("(YARP's check)", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, yarpOnly.Count);
+        foreach (var broken in yarpOnly)
+        {
+            volume.Write("sidecar.json", broken.Content);
+            var port = Ports.Free();
+            await using var process = new ExternalProcess("dotnet", [TestPaths.SidecarDll], environment: new Dictionary<string, string>
+            {
+                ["SIDECAR_CONFIG"] = volume.PathOf("sidecar.json"),
+                ["SIDECAR_PORT"] = port.ToString(),
+                ["SIDECAR_ADMIN_PORT"] = Ports.Free().ToString(),
+            });
+            Assert.True(await process.WaitForExitAsync(TimeSpan.FromSeconds(30)), process.Output);
+            Assert.Equal(2, process.ExitCode);
+            Assert.Contains($"sidecar: configuration invalid ({volume.PathOf("sidecar.json")}):\n", process.Output);
+            Assert.All(broken.Problems, problem => Assert.Contains($"  - {problem}\n", process.Output));
+            Assert.DoesNotContain("Now listening", process.Output);
+        }
+    }
+
     /// <summary>Not broken: a byte order mark (Windows editors write one) and CRLF line ends are fine.</summary>
     [Fact]
     public void AByteOrderMarkAndCrlfLineEndsAreAccepted()
