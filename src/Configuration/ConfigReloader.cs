@@ -4,7 +4,7 @@ namespace Sidecar.Configuration;
 
 /// <summary>
 /// Hot reload of the config file. Every <c>ConfigPollInterval</c> the file is read (following the symlinks a
-/// ConfigMap volume consists of) and its SHA-256, with the environment overrides, is compared with the config
+/// ConfigMap volume consists of) and its hash, with the environment overrides, is compared with the config
 /// in force. Comparing content rather than trusting file-change events catches the kubelet's <c>..data</c> symlink
 /// swap (which the default .NET watcher misses), in-place edits, and replacements that keep the timestamp alike.
 /// A changed file is parsed and validated completely (<see cref="ConfigValidation"/>) before anything changes;
