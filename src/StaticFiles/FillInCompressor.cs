@@ -87,8 +87,8 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
             return null; // changed since the scan; the watcher (if any) will rebuild it
         }
 
-        var brotli = Variant(baseName + ".br", StaticVariant.BrotliCoding, original, BrotliBytes);
-        var gzip = brotli is null ? null : Variant(baseName + ".gz", StaticVariant.GzipCoding, original, GzipBytes);
+        var brotli = Variant(baseName + ".br", StaticVariant.BrotliCoding, original, asset.Identity.Hash, BrotliBytes);
+        var gzip = brotli is null ? null : Variant(baseName + ".gz", StaticVariant.GzipCoding, original, asset.Identity.Hash, GzipBytes);
         if (brotli is null && gzip is null)
         {
             File.WriteAllBytes(baseName + SkipMarker, []);
@@ -97,14 +97,15 @@ public sealed class FillInCompressor(MemoryBudget budget, ILogger logger)
         return asset with { Brotli = brotli, Gzip = gzip, Varies = brotli is not null || gzip is not null };
     }
 
-    private StaticVariant? Variant(string path, string coding, byte[] original, Func<byte[], byte[]> compress)
+    /// <summary><paramref name="originalHash"/> is the original's hash, checked against its bytes by the caller.</summary>
+    private StaticVariant? Variant(string path, string coding, byte[] original, byte[] originalHash, Func<byte[], byte[]> compress)
     {
         byte[] compressed;
         if (File.Exists(path))
         {
             compressed = File.ReadAllBytes(path);
             using var stream = new MemoryStream(compressed);
-            if (!CatalogBuilder.DecodesTo(stream, coding, ContentDigest.Of(original)))
+            if (!CatalogBuilder.DecodesTo(stream, coding, originalHash))
             {
                 compressed = Write(path, compress(original));
             }

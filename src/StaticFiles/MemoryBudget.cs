@@ -15,11 +15,6 @@ public sealed class MemoryBudget(long limit)
 
     public bool TryReserve(long bytes)
     {
-        if (bytes > MaxFileBytes)
-        {
-            return false;
-        }
-
         while (true)
         {
             var used = Interlocked.Read(ref _used);
