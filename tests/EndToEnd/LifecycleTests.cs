@@ -153,7 +153,7 @@ public sealed class LifecycleTests
     public async Task ServingNeverLoadsOpenSsl()
     {
         using var collected = new StaticFiles.CompressedStatic();
-        var configPath = Path.Combine(collected.StaticRoot, "..", "sidecar.json");
+        var configPath = Path.Combine(collected.Directory, "sidecar.json");
         File.WriteAllText(configPath, "{}");
         await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
         await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
