@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   gunicorn python3-django python3-whitenoise python3-brotli python3-flask uvicorn python3-wsproto python3-jsonschema
   nginx libnginx-mod-http-brotli-static wrk slowhttptest prometheus buildah kubectl
-  curl procps clang zlib1g-dev e2fsprogs
+  curl procps clang zlib1g-dev e2fsprogs strace
 )
 missing=()
 for p in "${packages[@]}"; do

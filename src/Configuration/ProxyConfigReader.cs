@@ -78,7 +78,7 @@ public static class ProxyConfigReader
                     ["app"] = new() { Address = settings.Upstream.ToString() },
                 },
                 Metadata = settings.UpstreamSocket is { } socket
-                    ? new Dictionary<string, string> { [Forwarding.UnixSocketConnector.MetadataKey] = socket }
+                    ? new Dictionary<string, string> { [Forwarding.UpstreamConnector.UnixSocketMetadataKey] = socket }
                     : null,
             }, settings));
         }

@@ -24,7 +24,7 @@ public static class ProxySetup
             {
                 var settings = config.Settings;
                 handler.ConnectTimeout = settings.UpstreamConnectTimeout;
-                UnixSocketConnector.Apply(client.NewMetadata, handler);
+                UpstreamConnector.Apply(client.NewMetadata, handler);
                 // gunicorn's gthread workers close idle keep-alive connections after 2 s; dropping ours first
                 // avoids sending a request down a connection the upstream is closing (a spurious 502).
                 handler.PooledConnectionIdleTimeout = TimeSpan.FromSeconds(1);

@@ -52,7 +52,7 @@ public sealed class UpstreamProbe(ConfigHolder config)
         {
             if (socketPath is not null)
             {
-                await Forwarding.UnixSocketConnector.ConnectOnceAsync(socketPath, timeout.Token);
+                await Forwarding.UpstreamConnector.ConnectOnceAsync(socketPath, timeout.Token);
                 return null;
             }
 
