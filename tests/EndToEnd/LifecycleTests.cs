@@ -198,6 +198,7 @@ public sealed class LifecycleTests
             // The image's GC settings, so that the young generation does not hide what the pool takes.
             ["DOTNET_GCgen0size"] = "100000",
             ["DOTNET_GCRegionSize"] = "100000",
+            ["DOTNET_GCGen1MaxBudget"] = "100000",
         });
         using var client = new HttpClient { BaseAddress = sidecar.Address };
         var body = new byte[8 << 20];

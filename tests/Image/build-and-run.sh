@@ -177,6 +177,7 @@ expect("DOTNET_EnableDiagnostics", env.get("DOTNET_EnableDiagnostics"), "0")
 # Peak RSS under load: the young-generation budget (hex, 1 MiB); see the Dockerfile.
 expect("DOTNET_GCgen0size", env.get("DOTNET_GCgen0size"), "100000")
 expect("DOTNET_GCRegionSize", env.get("DOTNET_GCRegionSize"), "100000")
+expect("DOTNET_GCGen1MaxBudget", env.get("DOTNET_GCGen1MaxBudget"), "100000")
 expect("WorkingDir", c.get("WorkingDir"), "/app")
 labels = c.get("Labels", {})
 expect("revision label", labels.get("org.opencontainers.image.revision"), revision)
