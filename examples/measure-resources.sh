@@ -32,8 +32,11 @@ export DJANGO_ALLOWED_HOSTS="$host" DJANGO_HTTPS=on WEB_CONCURRENCY=3
 /usr/bin/python3 -m gunicorn --config gunicorn.conf.py --bind "127.0.0.1:$app" >/dev/null 2>&1 &
 gunicorn=$!; pids+=($gunicorn)
 mkdir -p "$work/spool" "$work/tmp"
+# The runtime settings the image sets (the Dockerfile's DOTNET_* ENV: GC budgets and regions), so this
+# measures what the Pod runs.
+mapfile -t image_env < <(sed -n '/^ENV /,/[^\\]$/p' "$root/Dockerfile" | grep -o 'DOTNET_[A-Za-z0-9_]*=[^ \\]*')
 # The base Deployment's sidecar environment, with ports and paths of this machine.
-SIDECAR_PORT=$port SIDECAR_ADMIN_PORT=$admin SIDECAR_UPSTREAM="http://127.0.0.1:$app" \
+env "${image_env[@]}" SIDECAR_PORT=$port SIDECAR_ADMIN_PORT=$admin SIDECAR_UPSTREAM="http://127.0.0.1:$app" \
 SIDECAR_CONFIG="$root/deploy/base/sidecar.json" SIDECAR_CONFIG_POLL_INTERVAL=0 SIDECAR_TEMP_DIR="$work/spool" \
 SIDECAR_SPOOL_QUOTA=900m SIDECAR_STATIC_ROOT="$work/static" SIDECAR_STATIC_URL=/static/ \
 SIDECAR_UPSTREAM_CONCURRENCY=3 SIDECAR_DRAIN_TIMEOUT=30s SIDECAR_ACCESS_LOG=off TMPDIR="$work/tmp" \
