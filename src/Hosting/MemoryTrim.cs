@@ -18,22 +18,30 @@ public sealed class MemoryTrim(ILogger<MemoryTrim> logger) : BackgroundService
         var collections = GC.CollectionCount(0);
         // Start-up (reading, compressing and checking the static files) is the first burst.
         var busy = true;
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        try
         {
-            var now = GC.CollectionCount(0);
-            if (now != collections)
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                busy = true;
-                collections = now;
-                continue;
-            }
+                var now = GC.CollectionCount(0);
+                if (now != collections)
+                {
+                    busy = true;
+                    collections = now;
+                    continue;
+                }
 
-            if (busy)
-            {
-                busy = false;
-                Trim();
-                collections = GC.CollectionCount(0);
+                if (busy)
+                {
+                    busy = false;
+                    Trim();
+                    collections = GC.CollectionCount(0);
+                }
             }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping. When start-up fails (a port in use) the host cancels this without a stop, and would
+            // report the cancellation as a crash of the service.
         }
     }
 

@@ -273,6 +273,9 @@ public sealed class LifecycleTests
             Assert.Contains($"sidecar: Failed to bind to address http://[::]:{port}: address already in use.", sidecar.Output);
             Assert.Contains("change SIDECAR_PORT or SIDECAR_ADMIN_PORT", sidecar.Output);
             Assert.DoesNotContain("Unhandled exception", sidecar.Output);
+            // The background services stop quietly: a cancelled one must not be reported as a crash.
+            Assert.DoesNotContain("BackgroundService", sidecar.Output);
+            Assert.DoesNotContain("crit:", sidecar.Output);
         }
         finally
         {
