@@ -25,30 +25,40 @@ public static class UpstreamConnector
         if (clusterMetadata is not null && clusterMetadata.TryGetValue(UnixSocketMetadataKey, out var path))
         {
             var endpoint = new UnixDomainSocketEndPoint(path);
-            handler.ConnectCallback = (_, cancellationToken) =>
-                ConnectAsync(new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified), endpoint, cancellationToken);
+            handler.ConnectCallback = (_, cancellationToken) => ConnectAsync(UnixSocket(), endpoint, cancellationToken);
             return;
         }
 
         handler.ConnectCallback = (context, cancellationToken) =>
         {
-            var target = context.DnsEndPoint;
-            if (IPAddress.TryParse(target.Host, out var address))
-            {
-                var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                return ConnectAsync(socket, new IPEndPoint(address, target.Port), cancellationToken);
-            }
-
-            // A host name may resolve to IPv4 or IPv6 addresses: the dual-mode socket tries them all, as HttpClient does.
-            return ConnectAsync(new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }, target, cancellationToken);
+            var (socket, endpoint) = TcpSocket(context.DnsEndPoint.Host, context.DnsEndPoint.Port);
+            return ConnectAsync(socket, endpoint, cancellationToken);
         };
     }
 
-    /// <summary>Opens and closes a connection: the readiness probe's question, for a socket path.</summary>
-    public static async Task ConnectOnceAsync(string path, CancellationToken cancellationToken)
+    /// <summary>Opens and closes a connection the way requests open theirs: the readiness probe's question.</summary>
+    public static async Task ConnectOnceAsync(Uri upstream, string? socketPath, CancellationToken cancellationToken)
     {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
+        var (socket, endpoint) = socketPath is null
+            ? TcpSocket(upstream.DnsSafeHost, upstream.Port)
+            : (UnixSocket(), new UnixDomainSocketEndPoint(socketPath));
+        using (socket)
+        {
+            await socket.ConnectAsync(endpoint, cancellationToken);
+        }
+    }
+
+    private static Socket UnixSocket() => new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+
+    private static (Socket Socket, EndPoint EndPoint) TcpSocket(string host, int port)
+    {
+        if (IPAddress.TryParse(host, out var address))
+        {
+            return (new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }, new IPEndPoint(address, port));
+        }
+
+        // A host name may resolve to IPv4 or IPv6 addresses: the dual-mode socket tries them all, as HttpClient does.
+        return (new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }, new DnsEndPoint(host, port));
     }
 
     private static async ValueTask<Stream> ConnectAsync(Socket socket, EndPoint endpoint, CancellationToken cancellationToken)

@@ -50,14 +50,7 @@ public sealed class UpstreamProbe(ConfigHolder config)
         var name = socketPath is null ? upstream.Authority : $"unix:{socketPath}";
         try
         {
-            if (socketPath is not null)
-            {
-                await Forwarding.UpstreamConnector.ConnectOnceAsync(socketPath, timeout.Token);
-                return null;
-            }
-
-            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-            await socket.ConnectAsync(upstream.DnsSafeHost, upstream.Port, timeout.Token);
+            await Forwarding.UpstreamConnector.ConnectOnceAsync(upstream, socketPath, timeout.Token);
             return null;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
