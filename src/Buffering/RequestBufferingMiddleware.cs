@@ -99,11 +99,13 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
+            RefusedRequestLog.MarkReported(e);
             await RejectTooLarge(context, limit ?? 0);
             return;
         }
         catch (BadHttpRequestException e)
         {
+            RefusedRequestLog.MarkReported(e);
             // Too slow (MinRequestBodyRate) or malformed chunking: Kestrel closes the connection itself.
             var rejection = e.StatusCode == StatusCodes.Status408RequestTimeout ? Rejection.SlowBody : Rejection.ClientAborted;
             await ProxyErrors.WriteAsync(context, e.StatusCode, rejection, $"request body not received: {e.Message}", logger);
@@ -177,7 +179,11 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException or ConnectionResetException)
         {
-            // The client stopped, left, or was too slow: the connection closes either way.
+            // The client stopped, left, or was too slow: the connection closes either way. The 413 is already logged.
+            if (e is BadHttpRequestException refused)
+            {
+                RefusedRequestLog.MarkReported(refused);
+            }
         }
     }
 

@@ -438,6 +438,46 @@ public sealed class AccessLogTests
         Assert.Contains("body_too_large", sidecar.Output);
     }
 
+    [Fact]
+    public async Task RequestsTheHttpServerRefusesLeaveAWarningNamingTheCauseAndAnAccessLogLine()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_HEADER_TIMEOUT"] = "1s",
+            ["SIDECAR_MAX_HEADER_SIZE"] = "8k",
+        });
+        var seenBefore = gunicorn.Seen();
+
+        Assert.Equal(400, RawHttp.Status(await RawHttp.ExchangeAsync(sidecar.Port, "GET /hello HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n")));
+        Assert.Equal(400, RawHttp.Status(await RawHttp.ExchangeAsync(sidecar.Port, "GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")));
+        Assert.Equal(431, RawHttp.Status(await RawHttp.ExchangeAsync(sidecar.Port, $"GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: {new string('a', 10_000)}\r\n\r\n")));
+        // A head that never ends: Kestrel answers 408 once HeaderTimeout passes.
+        Assert.Equal(408, RawHttp.Status(await RawHttp.ExchangeAsync(sidecar.Port, "GET /hello HTTP/1.1\r\nHost: x\r\n", TimeSpan.FromSeconds(5))));
+        // A body error is the middleware's to report (a 400 with its own message); Kestrel's later event for it is not reported again.
+        Assert.Equal(400, RawHttp.Status(await RawHttp.ExchangeAsync(sidecar.Port,
+            "POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-ID: log-bad-chunk\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabcd\r\n0\r\n\r\n")));
+
+        var lines = await WaitForLinesAsync(sidecar, ["Bad Header: 1", "Multiple Host headers", "Request headers too long", "request headers timed out", "\"log-bad-chunk\""]);
+        var expected = new (int Status, string Rejection)[] { (400, "bad_request"), (400, "bad_request"), (431, "headers_too_large"), (408, "header_timeout") };
+        for (var i = 0; i < expected.Length; i++)
+        {
+            using var line = System.Text.Json.JsonDocument.Parse(lines[i]);
+            Assert.Equal(expected[i].Status, line.RootElement.GetProperty("status").GetInt32());
+            Assert.Equal(expected[i].Rejection, line.RootElement.GetProperty("rejection").GetString());
+            Assert.False(string.IsNullOrEmpty(line.RootElement.GetProperty("connection").GetString()));
+            Assert.False(string.IsNullOrEmpty(line.RootElement.GetProperty("request_id").GetString()));
+        }
+
+        // The offending bytes are quoted, escaped, as Kestrel gives them only when asked for details.
+        Assert.Contains("400 for a request the HTTP server refused (bad_request): Invalid request header: 'Bad Header: 1\\x0D\\x0A'", sidecar.Output);
+        Assert.Contains("408 for a request the HTTP server refused (header_timeout): Reading the request headers timed out.", sidecar.Output);
+        var chunkWarnings = sidecar.Output.Split('\n').Where(l => l.Contains("warn:") && l.Contains("Bad chunk size data")).ToArray();
+        Assert.True(chunkWarnings.Length == 1, "one warning for the bad chunk, got:\n" + string.Join('\n', chunkWarnings));
+        Assert.Contains("RequestBufferingMiddleware", chunkWarnings[0]);
+        Assert.Equal(seenBefore, gunicorn.Seen());
+    }
+
     private static async Task<string[]> WaitForLinesAsync(SidecarProcess sidecar, string[] markers)
     {
         for (var i = 0; i < 100; i++)
