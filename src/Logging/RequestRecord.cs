@@ -55,6 +55,17 @@ public sealed class RequestRecord(long startTimestamp, string requestId)
 
     public TimeSpan Elapsed => Stopwatch.GetElapsedTime(StartTimestamp);
 
+    /// <summary>nginx's "client closed request": what the access log and metrics report for a client that went away before any response began.</summary>
+    public const int ClientClosedRequest = 499;
+
+    /// <summary>
+    /// The status the access log and the metrics report. When the client left before any response began, the
+    /// response's own status is meaningless (the default 200 for an upload cut short, YARP's 400 for a client that
+    /// gave up waiting on the app) and would count a departure as a success or as the client's error; nginx logs 499.
+    /// </summary>
+    public int StatusFor(HttpResponse response) =>
+        Rejection == Logging.Rejection.ClientAborted && !response.HasStarted ? ClientClosedRequest : response.StatusCode;
+
     public TimeSpan? UpstreamTime => UpstreamStart == 0 ? null
         : Stopwatch.GetElapsedTime(UpstreamStart, UpstreamEnd != 0 ? UpstreamEnd : UpstreamHeaders != 0 ? UpstreamHeaders : Stopwatch.GetTimestamp());
 

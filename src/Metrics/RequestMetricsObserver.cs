@@ -20,7 +20,7 @@ public sealed class RequestMetricsObserver : IRequestObserver
     {
         var route = RouteLabel(record);
         var series = _routes.GetOrAdd(route, static name => new RouteSeries(name));
-        series.Requests(MethodIndex(context.Request.Method), StatusClassIndex(context.Response.StatusCode)).Inc();
+        series.Requests(MethodIndex(context.Request.Method), StatusClassIndex(record.StatusFor(context.Response))).Inc();
         series.Duration.Observe(record.Elapsed.TotalSeconds);
 
         if (record.UpstreamTimeToFirstByte is { } firstByte)

@@ -478,6 +478,30 @@ public sealed class AccessLogTests
         Assert.Equal(seenBefore, gunicorn.Seen());
     }
 
+    [Fact]
+    public async Task AClientThatLeavesBeforeTheAnswerIsLoggedAndCountedAs499()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address);
+        using var client = new HttpClient { BaseAddress = sidecar.Address };
+
+        // Gave up waiting on the app: YARP leaves a 400 on the response, which the client never received and did not cause.
+        var waiting = new HttpRequestMessage(HttpMethod.Get, "/sleep?s=2");
+        waiting.Headers.Add("X-Request-ID", "log-499-wait");
+        using (var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.SendAsync(waiting, giveUp.Token));
+        }
+
+        var text = (await WaitForLinesAsync(sidecar, ["\"log-499-wait\""]))[0];
+        using var line = System.Text.Json.JsonDocument.Parse(text);
+        Assert.True(line.RootElement.GetProperty("status").GetInt32() == 499, text);
+        Assert.Equal("client_aborted", line.RootElement.GetProperty("rejection").GetString());
+
+        var metrics = await client.GetStringAsync(new Uri(sidecar.AdminAddress, "/metrics"));
+        Assert.Contains("sidecar_requests_total{route=\"default\",method=\"GET\",status_class=\"4xx\"} 1", metrics);
+    }
+
     private static async Task<string[]> WaitForLinesAsync(SidecarProcess sidecar, string[] markers)
     {
         for (var i = 0; i < 100; i++)
