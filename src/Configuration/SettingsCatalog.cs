@@ -56,7 +56,7 @@ public static class SettingsCatalog
         new("KeepAliveTimeout", "75s", "How long an idle client connection is kept open (nginx keepalive_timeout). Keep it above the load balancer's idle timeout.", (s, v) => s.KeepAliveTimeout = Positive(Units.ParseDuration(v))),
         new("MinRequestBodyRate", "240", "Slowest request body upload tolerated, in bytes per second after the grace period; slower clients are disconnected (408). 0 = off.", (s, v) => s.MinRequestBodyRate = Units.ParseSize(v)),
         new("MinResponseRate", "240", "Slowest response download tolerated, in bytes per second after the grace period; slower clients are disconnected. 0 = off.", (s, v) => s.MinResponseRate = Units.ParseSize(v)),
-        new("RateGracePeriod", "5s", "Time a client gets before MinRequestBodyRate and MinResponseRate apply.", (s, v) => s.RateGracePeriod = Positive(Units.ParseDuration(v))),
+        new("RateGracePeriod", "5s", "Time a client gets before MinRequestBodyRate and MinResponseRate apply; more than 1s.", (s, v) => s.RateGracePeriod = MoreThanOneSecond(Units.ParseDuration(v))),
         new("MaxHeaderSize", "32k", "Largest total size of request headers (431).", (s, v) => s.MaxHeaderSize = Units.ParseSize(v)),
         new("MaxHeaderCount", "100", "Most request header fields (431); gunicorn's limit_request_fields is 100.", (s, v) => s.MaxHeaderCount = Units.ParseCount(v)),
         new("MaxRequestLine", "8k", "Longest request line (414).", (s, v) => s.MaxRequestLine = Units.ParseSize(v)),
@@ -90,6 +90,11 @@ public static class SettingsCatalog
 
     private static TimeSpan Positive(TimeSpan value) =>
         value > TimeSpan.Zero ? value : throw new FormatException("must be greater than zero");
+
+    // Kestrel measures data rates on its one-second heartbeat and refuses a shorter grace period; at start-up that was an
+    // unhandled exception instead of a config error.
+    private static TimeSpan MoreThanOneSecond(TimeSpan value) =>
+        value > TimeSpan.FromSeconds(1) ? value : throw new FormatException("must be more than 1s (Kestrel checks data rates once a second)");
 
     private static string NonEmpty(string value) =>
         value.Trim().Length > 0 ? value.Trim() : throw new FormatException("must not be empty");

@@ -31,6 +31,8 @@ public static class BrokenConfigs
             ["Sidecar.MaxBodySize: '20 megs' is not a size; expected bytes or a number with k, m or g (e.g. 10m, 512k)"]),
         new("nonsense duration", "{ \"Sidecar\": { \"UpstreamTimeout\": \"soon\" } }",
             ["Sidecar.UpstreamTimeout: 'soon' is not a duration; expected e.g. 500ms, 30s, 5m or 1h (a bare number is seconds)"]),
+        new("rate grace period Kestrel refuses", "{ \"Sidecar\": { \"RateGracePeriod\": \"1s\" } }",
+            ["Sidecar.RateGracePeriod: must be more than 1s (Kestrel checks data rates once a second)"]),
         new("zero routes", "{ \"ReverseProxy\": { \"Routes\": { } } }",
             ["ReverseProxy.Routes: no routes, so every request would get 404; add a route, or remove the ReverseProxy section to send everything to Upstream"]),
         new("clusters but no routes", "{ \"ReverseProxy\": { \"Clusters\": { \"asgi\": { \"Destinations\": { \"a\": { \"Address\": \"http://127.0.0.1:8001\" } } } } } }",
