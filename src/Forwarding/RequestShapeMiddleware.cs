@@ -12,7 +12,7 @@ namespace Sidecar.Forwarding;
 /// Also refuses the two methods a reverse proxy in front of an app does not pass on, as nginx does: CONNECT
 /// (a tunnel request; YARP cannot forward it and it surfaced as a 502 counted as an upstream failure, so every
 /// scanner probing for open proxies set off the upstream alert) and TRACE (it echoes the request back);
-/// and <c>OPTIONS *</c>, which cannot be forwarded as it was asked.
+/// and <c>OPTIONS *</c>, which cannot be forwarded as it was asked. Header names with underscores go too.
 /// </summary>
 public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<RequestShapeMiddleware> logger)
 {
@@ -34,6 +34,7 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
         }
 
         var headers = context.Request.Headers;
+        DropUnderscoreHeaders(headers);
         if (headers.TransferEncoding.Count == 0)
         {
             return next(context);
@@ -41,6 +42,32 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
 
         var problem = Problem(context.Request);
         return problem is null ? next(context) : RejectAsync(context, problem);
+    }
+
+    /// <summary>
+    /// Header names with an underscore are dropped, as nginx does by default (underscores_in_headers off). WSGI folds
+    /// '-' and '_' into one name, and gunicorn joins the values: X_Forwarded_Proto from any client reached Django as
+    /// X-Forwarded-Proto "https,http", whose first value SECURE_PROXY_SSL_HEADER reads, past the sidecar's own.
+    /// </summary>
+    private static void DropUnderscoreHeaders(IHeaderDictionary headers)
+    {
+        List<string>? names = null;
+        // Not headers.Keys: Kestrel builds a HashSet for it on every call.
+        foreach (var header in headers)
+        {
+            if (header.Key.Contains('_'))
+            {
+                (names ??= []).Add(header.Key);
+            }
+        }
+
+        if (names is not null)
+        {
+            foreach (var name in names)
+            {
+                headers.Remove(name);
+            }
+        }
     }
 
     private static string? Problem(HttpRequest request)

@@ -50,6 +50,24 @@ public sealed class RequestShapeTests : IAsyncLifetime
         Assert.Equal(seenBefore, _gunicorn.Seen());
     }
 
+    [Fact]
+    public async Task HeaderNamesWithUnderscoresAreDroppedSoTheyCannotPassForForwardedHeaders()
+    {
+        // WSGI folds '-' and '_' into one name and gunicorn joins the values: without the drop, Django's
+        // SECURE_PROXY_SSL_HEADER read "https" from an untrusted client, ahead of the sidecar's own "http".
+        var response = await RawHttp.ExchangeAsync(_sidecar.Port,
+            "GET /headers HTTP/1.1\r\nHost: a.example\r\nX-Forwarded_Proto: https\r\nX_FORWARDED_FOR: 9.9.9.9\r\n" +
+            "X_Forwarded_Host: evil.example\r\nX_Custom: 1\r\nX-Custom-Kept: 2\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, RawHttp.Status(response));
+        var headers = System.Text.Json.JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+        Assert.Equal("http", headers.GetProperty("X-Forwarded-Proto").GetString());
+        Assert.Equal("127.0.0.1", headers.GetProperty("X-Forwarded-For").GetString());
+        Assert.Equal("a.example", headers.GetProperty("X-Forwarded-Host").GetString());
+        Assert.False(headers.TryGetProperty("X-Custom", out _));
+        Assert.Equal("2", headers.GetProperty("X-Custom-Kept").GetString());
+    }
+
     [Theory]
     [InlineData("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "CONNECT")]
     [InlineData("TRACE /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "TRACE")]
