@@ -109,6 +109,12 @@ public sealed class SpooledContent : HttpContent
         {
             if (!_cancel.IsCancellationRequested)
             {
+                // The idle timer, not the client: said as a timeout, so the failure is counted as upstream_timeout.
+                if (e is OperationCanceledException)
+                {
+                    e = new TimeoutException($"the upstream sent no response body data for {idleTimeout.TotalSeconds:0.###} s");
+                }
+
                 logger.LogWarning("Upstream response body failed after {Bytes} bytes: {Error} [request {RequestId}]", _spool.Length, e.Message, _record?.RequestId);
             }
 

@@ -71,8 +71,13 @@ public static class ProxyErrors
         var detail = Innermost(error.Exception)?.Message ?? error.Error.ToString();
         var (status, rejection, message) = error.Error switch
         {
-            // Whatever YARP saw (a small body read whole is cancelled under the transform, reported as ResponseHeaders).
-            _ when context.RequestAborted.IsCancellationRequested => (0, Rejection.ClientAborted, "client went away"),
+            // Whatever YARP saw (a small body read whole is cancelled under the transform, reported as ResponseHeaders),
+            // unless the upstream side failed: YARP then cuts the client off itself, which cancels RequestAborted too.
+            _ when context.RequestAborted.IsCancellationRequested && !IsUpstreamSide(error.Error) => (0, Rejection.ClientAborted, "client went away"),
+            // A cancellation here is YARP's activity timeout (a client that leaves is ResponseBodyCanceled), and a
+            // TimeoutException the spool's own idle timer: either way the upstream went silent mid-body.
+            ForwarderError.ResponseBodyDestination when Innermost(error.Exception) is TimeoutException or OperationCanceledException
+                => (504, Rejection.UpstreamTimeout, $"upstream {upstream} went silent in the middle of its response for longer than UpstreamTimeout"),
             ForwarderError.RequestTimedOut => (504, Rejection.UpstreamTimeout, $"upstream {upstream} did not answer in time"),
             // A small body read whole before the headers go out (ResponseBuffering) timed out.
             ForwarderError.ResponseHeaders when error.Exception is TimeoutException => (504, Rejection.UpstreamTimeout, $"upstream {upstream} stopped in the middle of its response: {detail}"),
@@ -93,6 +98,10 @@ public static class ProxyErrors
 
         await WriteAsync(context, status, rejection, message, logger);
     }
+
+    /// <summary>YARP's "destination" is the upstream: these are failures on its side of the exchange.</summary>
+    private static bool IsUpstreamSide(ForwarderError error) => error is ForwarderError.RequestBodyDestination
+        or ForwarderError.ResponseBodyDestination or ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination;
 
     /// <summary>
     /// YARP reports every failure before the response head as one kind; the connection may have been refused, or the

@@ -59,7 +59,9 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
     {
         var request = context.Request;
         var response = context.Response;
-        var aborted = context.RequestAborted.IsCancellationRequested || record.Rejection == Rejection.ClientAborted;
+        // RequestAborted is also cancelled when the sidecar cuts the client off itself (an upstream that died mid-body):
+        // that is the rejection's doing, not the client's.
+        var aborted = record.Rejection == Rejection.ClientAborted || (record.Rejection is null && context.RequestAborted.IsCancellationRequested);
         writer.Write(json =>
         {
             json.WriteString("time", DateTime.UtcNow.ToString("O"));

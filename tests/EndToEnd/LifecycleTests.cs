@@ -502,6 +502,34 @@ public sealed class AccessLogTests
         Assert.Contains("sidecar_requests_total{route=\"default\",method=\"GET\",status_class=\"4xx\"} 1", metrics);
     }
 
+    [Fact]
+    public async Task AnUpstreamThatFailsMidBodyIsCountedAsTheUpstreamsFailureNeverAsAClientAbort()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_UPSTREAM_TIMEOUT"] = "1s" });
+        using var client = new HttpClient { BaseAddress = sidecar.Address };
+
+        // Spooled responses (over ResponseBufferMemory): the headers are out when the worker dies, so the sidecar cuts the
+        // client off, which also cancels the request's RequestAborted; that used to be read, at random, as the client leaving.
+        const int Failures = 8;
+        for (var i = 0; i < Failures; i++)
+        {
+            await Assert.ThrowsAnyAsync<HttpRequestException>(() => client.GetByteArrayAsync("/truncated?size=3000000"));
+        }
+
+        var stalled = new HttpRequestMessage(HttpMethod.Get, "/stall?size=3000000&s=3");
+        stalled.Headers.Add("X-Request-ID", "log-stalled-body");
+        await Assert.ThrowsAnyAsync<HttpRequestException>(async () => await (await client.SendAsync(stalled)).Content.ReadAsByteArrayAsync());
+
+        using var line = System.Text.Json.JsonDocument.Parse((await WaitForLinesAsync(sidecar, ["\"log-stalled-body\""]))[0]);
+        Assert.Equal("upstream_timeout", line.RootElement.GetProperty("rejection").GetString());
+        var metrics = await client.GetStringAsync(new Uri(sidecar.AdminAddress, "/metrics"));
+        Assert.Contains($"sidecar_rejections_total{{reason=\"upstream_failed\"}} {Failures}\n", metrics);
+        Assert.Contains("sidecar_rejections_total{reason=\"upstream_timeout\"} 1\n", metrics);
+        Assert.Contains("sidecar_client_aborts_total{route=\"default\"} 0\n", metrics);
+        Assert.DoesNotContain("\"client_aborted\":true", sidecar.Output);
+    }
+
     private static async Task<string[]> WaitForLinesAsync(SidecarProcess sidecar, string[] markers)
     {
         for (var i = 0; i < 100; i++)
