@@ -34,6 +34,8 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         var limit = policy.MaxBodySize > 0 ? policy.MaxBodySize : (long?)null;
         if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody != true)
         {
+            // No body to wait for: the app's "100 Continue" would only be a stray answer.
+            request.Headers.Remove("Expect");
             await next(context);
             return;
         }
@@ -48,7 +50,11 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
         if (sizeFeature is { IsReadOnly: false })
         {
-            sizeFeature.MaxRequestBodySize = limit;
+            // Kestrel counts a chunked body's framing against its limit (200 KB sent in 1-byte chunks is 1.2 MB on the
+            // wire), so a buffered chunked body is counted below instead, by what it decodes to, as nginx's
+            // client_max_body_size is. Kestrel keeps the limit where nothing else counts: Content-Length bodies and
+            // unbuffered routes.
+            sizeFeature.MaxRequestBodySize = policy.RequestBuffering && request.ContentLength is null ? null : limit;
         }
 
         if (!policy.RequestBuffering)
@@ -69,7 +75,7 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
             {
                 var result = await body.ReadAsync(context.RequestAborted);
                 var data = result.Buffer;
-                // Kestrel enforces the limit for Content-Length bodies; chunked ones are counted here.
+                // Kestrel enforces the limit for Content-Length bodies; chunked ones are counted here, decoded.
                 var tooLarge = limit is { } max && spool.Length + data.Length > max;
                 try
                 {
@@ -99,13 +105,12 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            RefusedRequestLog.MarkReported(e);
             await RejectTooLarge(context, limit ?? 0);
             return;
         }
         catch (BadHttpRequestException e)
         {
-            RefusedRequestLog.MarkReported(e);
+            RefusedRequestLog.MarkAnswered(context);
             // Too slow (MinRequestBodyRate) or malformed chunking: Kestrel closes the connection itself.
             var rejection = e.StatusCode == StatusCodes.Status408RequestTimeout ? Rejection.SlowBody : Rejection.ClientAborted;
             await ProxyErrors.WriteAsync(context, e.StatusCode, rejection, $"request body not received: {e.Message}", logger);
@@ -115,6 +120,16 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         {
             await ProxyErrors.WriteAsync(context, StatusCodes.Status507InsufficientStorage, Rejection.SpoolFull,
                 $"the request body cannot be buffered: {e.Message}", logger);
+            return;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException && !context.RequestAborted.IsCancellationRequested)
+        {
+            // The client is still there, so its body is what failed: Kestrel reports a chunk size too large to hold
+            // as an IOException, not a bad request, and the client got an empty 200 while the upload was dropped.
+            RefusedRequestLog.MarkAnswered(context);
+            context.Response.Headers.Connection = "close";
+            await ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, Telemetry.ConnectionRejections.BadRequest,
+                $"request body not received: {e.Message}", logger);
             return;
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException)
@@ -179,16 +194,13 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException or ConnectionResetException)
         {
-            // The client stopped, left, or was too slow: the connection closes either way. The 413 is already logged.
-            if (e is BadHttpRequestException refused)
-            {
-                RefusedRequestLog.MarkReported(refused);
-            }
+            // The client stopped, left, or was too slow: the connection closes either way.
         }
     }
 
     private Task RejectTooLarge(HttpContext context, long max)
     {
+        RefusedRequestLog.MarkAnswered(context);
         context.Response.Headers.Connection = "close";
         return ProxyErrors.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, Rejection.BodyTooLarge,
             $"request body is larger than the {Units.FormatSize(max)} limit (SIDECAR_MAX_BODY_SIZE or the route's Sidecar.MaxBodySize)", logger);

@@ -12,16 +12,20 @@ namespace Sidecar.Logging;
 /// answers before proxying.
 /// </summary>
 /// <remarks>
-/// Kestrel raises the same event once more for a request body it could not read (bad chunking, too large, too
-/// slow), after the middleware has already answered and logged that request; the middleware marks those
-/// exceptions with <see cref="MarkReported"/> so they are not reported twice.
+/// Kestrel raises the same event for a request body it could not read (bad chunking, too large, too slow) when it
+/// drains what is left of it, with a new exception, after the middleware has already answered and logged that
+/// request. The middleware names those connections with <see cref="MarkAnswered"/> so they are not reported twice.
 /// </remarks>
 public sealed class RefusedRequestLog(IServiceProvider services) : ILoggerProvider
 {
     private const string KestrelCategory = "Microsoft.AspNetCore.Server.Kestrel";
     private const string BadRequestsCategory = KestrelCategory + ".BadRequests";
     private const int ConnectionBadRequest = 17;
-    private const string ReportedKey = "Sidecar.Reported";
+
+    // Kestrel's report follows the middleware's answer within the same request, so remembering the last few hundred
+    // connections is enough, and it stays bounded however many bodies fail.
+    private static readonly string?[] Answered = new string?[256];
+    private static int s_nextAnswered;
 
     private readonly EventLogger _events = new(services);
 
@@ -36,7 +40,22 @@ public sealed class RefusedRequestLog(IServiceProvider services) : ILoggerProvid
     }
 
     /// <summary>For a request-body failure the middleware has answered and logged itself.</summary>
-    public static void MarkReported(BadHttpRequestException exception) => exception.Data[ReportedKey] = true;
+    public static void MarkAnswered(HttpContext context)
+    {
+        lock (Answered)
+        {
+            Answered[s_nextAnswered] = context.Connection.Id;
+            s_nextAnswered = (s_nextAnswered + 1) % Answered.Length;
+        }
+    }
+
+    private static bool WasAnswered(string? connectionId)
+    {
+        lock (Answered)
+        {
+            return connectionId is not null && Array.IndexOf(Answered, connectionId) >= 0;
+        }
+    }
 
     public ILogger CreateLogger(string categoryName) => categoryName switch
     {
@@ -60,12 +79,17 @@ public sealed class RefusedRequestLog(IServiceProvider services) : ILoggerProvid
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (eventId.Id != ConnectionBadRequest || exception is not BadHttpRequestException refused || refused.Data.Contains(ReportedKey))
+            if (eventId.Id != ConnectionBadRequest || exception is not BadHttpRequestException refused)
             {
                 return;
             }
 
             var connection = ConnectionId(state);
+            if (WasAnswered(connection))
+            {
+                return;
+            }
+
             var rejection = refused.StatusCode switch
             {
                 StatusCodes.Status408RequestTimeout => ConnectionRejections.HeaderTimeout,

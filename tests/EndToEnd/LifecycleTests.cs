@@ -503,6 +503,43 @@ public sealed class AccessLogTests
     }
 
     [Fact]
+    public async Task ASlowUploadIsLoggedOnceAsSlowBody()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_MIN_REQUEST_BODY_RATE"] = "100",
+            ["SIDECAR_RATE_GRACE_PERIOD"] = "2s",
+        });
+        using var upload = new System.Net.Sockets.TcpClient();
+        await upload.ConnectAsync(System.Net.IPAddress.Loopback, sidecar.Port);
+        var stream = upload.GetStream();
+        await stream.WriteAsync("POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-ID: log-slow-body\r\nContent-Length: 1000\r\n\r\n"u8.ToArray());
+        var answer = "";
+        for (var i = 0; i < 100 && answer.Length == 0; i++)
+        {
+            try
+            {
+                await stream.WriteAsync("x"u8.ToArray());
+            }
+            catch (IOException)
+            {
+                break;
+            }
+
+            answer = await RawHttp.ReadUntilQuietAsync(stream, TimeSpan.FromMilliseconds(200));
+        }
+
+        Assert.Equal(408, RawHttp.Status(answer));
+        await WaitForLinesAsync(sidecar, ["\"log-slow-body\""]);
+        await Task.Delay(500);
+        var accessLines = sidecar.Output.Split('\n').Where(l => l.StartsWith('{') && l.Contains("\"status\":408")).ToArray();
+        Assert.True(accessLines.Length == 1, "one access-log line for the slow upload, got:\n" + string.Join('\n', accessLines));
+        Assert.Contains("\"rejection\":\"slow_body\"", accessLines[0]);
+        Assert.DoesNotContain("RefusedRequests", sidecar.Output);
+    }
+
+    [Fact]
     public async Task AnUpstreamThatFailsMidBodyIsCountedAsTheUpstreamsFailureNeverAsAClientAbort()
     {
         await using var gunicorn = await Gunicorn.StartAsync(workers: 1);

@@ -108,6 +108,52 @@ public sealed class RequestBufferingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ExpectWithoutABodyIsNotForwardedEither()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        var response = await RawHttp.ExchangeAsync(sidecar.Port,
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, RawHttp.Status(response));
+        Assert.Contains("\"expect\": null", response);
+        Assert.DoesNotContain("100 Continue", response);
+    }
+
+    [Fact]
+    public async Task TheBodyLimitCountsTheDecodedBodyNotTheChunkFraming()
+    {
+        // 1,000 one-byte chunks are 6,005 bytes on the wire ("1\r\nX\r\n" each, then "0\r\n\r\n") but a 1,000-byte body,
+        // which fits a 1k limit, as it does nginx's client_max_body_size.
+        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_MAX_BODY_SIZE"] = "1k" });
+        static string Chunked(int bytes) => "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            + string.Concat(Enumerable.Repeat("1\r\nx\r\n", bytes)) + "0\r\n\r\n";
+
+        var fits = await RawHttp.ExchangeAsync(sidecar.Port, Chunked(1000));
+        Assert.Equal(200, RawHttp.Status(fits));
+        Assert.Contains("\"length\": 1000,", fits);
+
+        var seenBefore = _gunicorn.Seen();
+        Assert.Equal(413, RawHttp.Status(await RawHttp.ExchangeAsync(sidecar.Port, Chunked(1025))));
+        Assert.Equal(seenBefore, _gunicorn.Seen());
+    }
+
+    [Theory]
+    [InlineData("80000000")]
+    [InlineData("FFFFFFFFFFFFFFFFF5")]
+    public async Task AChunkSizeTooLargeToHoldIsA400NotAnEmpty200(string chunkSize)
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address);
+        var seenBefore = _gunicorn.Seen();
+
+        var response = await RawHttp.ExchangeAsync(sidecar.Port,
+            $"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{chunkSize}\r\nabc", TimeSpan.FromSeconds(5));
+
+        Assert.Equal(400, RawHttp.Status(response));
+        Assert.Contains("request body not received", response);
+        Assert.Equal(seenBefore, _gunicorn.Seen());
+    }
+
+    [Fact]
     public async Task ChunkedBodyCrossingTheLimitIsRefusedAndNeverForwarded()
     {
         using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_MAX_BODY_SIZE"] = "64k" });
