@@ -47,6 +47,11 @@ public static class ProxyConfigReader
                         {
                             var named = cluster with { ClusterId = id };
                             ClusterPolicy.Parse(named, settings, problems);
+                            if (string.Equals(id, DefaultClusterId, StringComparison.OrdinalIgnoreCase))
+                            {
+                                named = AtUpstream(named, settings, problems);
+                            }
+
                             clusters.Add(WithSidecarDefaults(named, settings));
                         }
 
@@ -70,17 +75,7 @@ public static class ProxyConfigReader
         // The upstream cluster always exists so routes can say "ClusterId": "upstream" without repeating SIDECAR_UPSTREAM.
         if (!clusters.Any(c => string.Equals(c.ClusterId, DefaultClusterId, StringComparison.OrdinalIgnoreCase)))
         {
-            clusters.Add(WithSidecarDefaults(new ClusterConfig
-            {
-                ClusterId = DefaultClusterId,
-                Destinations = new Dictionary<string, DestinationConfig>
-                {
-                    ["app"] = new() { Address = settings.Upstream.ToString() },
-                },
-                Metadata = settings.UpstreamSocket is { } socket
-                    ? new Dictionary<string, string> { [Forwarding.UpstreamConnector.UnixSocketMetadataKey] = socket }
-                    : null,
-            }, settings));
+            clusters.Add(WithSidecarDefaults(AtUpstream(new ClusterConfig { ClusterId = DefaultClusterId }, settings, problems), settings));
         }
 
         if (problems.Count == before)
@@ -185,6 +180,31 @@ public static class ProxyConfigReader
         {
             problems.Add($"{path}: the id '{group.Key}' appears {group.Count()} times (ids are compared ignoring case)");
         }
+    }
+
+    /// <summary>
+    /// The <c>upstream</c> cluster always sends to <c>Upstream</c>. The file may tune it (Metadata, HttpRequest, health
+    /// checks) but not point it elsewhere: its own Destinations silently overrode SIDECAR_UPSTREAM, against the rule
+    /// that the environment wins, so one ConfigMap edit could move every Pod's traffic to another backend.
+    /// </summary>
+    private static ClusterConfig AtUpstream(ClusterConfig cluster, SidecarSettings settings, List<string> problems)
+    {
+        if (cluster.Destinations is { Count: > 0 })
+        {
+            problems.Add($"ReverseProxy.Clusters.{cluster.ClusterId}.Destinations: the '{DefaultClusterId}' cluster always sends to Upstream (SIDECAR_UPSTREAM or Sidecar.Upstream); remove its Destinations, or give a cluster with other destinations another name");
+        }
+
+        var metadata = new Dictionary<string, string>(cluster.Metadata ?? new Dictionary<string, string>());
+        if (settings.UpstreamSocket is { } socket)
+        {
+            metadata[Forwarding.UpstreamConnector.UnixSocketMetadataKey] = socket;
+        }
+
+        return cluster with
+        {
+            Destinations = new Dictionary<string, DestinationConfig> { ["app"] = new() { Address = settings.Upstream.ToString() } },
+            Metadata = metadata.Count > 0 ? metadata : null,
+        };
     }
 
     /// <summary>

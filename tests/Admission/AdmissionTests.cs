@@ -183,7 +183,7 @@ public sealed class AdmissionTests
         await using var gunicorn = await Gunicorn.StartAsync(2);
         using var scratch = new ScratchDirectory("sidecar-queue-");
         var file = Path.Combine(scratch.Path, "sidecar.json");
-        await File.WriteAllTextAsync(file, ClusterJson(gunicorn.Address, maxConcurrency: 1));
+        await File.WriteAllTextAsync(file, ClusterJson(maxConcurrency: 1));
         // Reloads are triggered by the test (below) rather than by the poller, so they happen exactly when intended.
         using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string>
         {
@@ -199,7 +199,7 @@ public sealed class AdmissionTests
         await QueueMetrics.UntilAsync(metrics.Waiting, 1, "second request held by the cluster's Sidecar.MaxConcurrency=1");
 
         // A hot reload raises the limit; the next request to arrive applies it to the queue.
-        await File.WriteAllTextAsync(file, ClusterJson(gunicorn.Address, maxConcurrency: 2));
+        await File.WriteAllTextAsync(file, ClusterJson(maxConcurrency: 2));
         Assert.Equal(ConfigReloader.Outcome.Applied, await sidecar.Services.GetRequiredService<ConfigReloader>().CheckAsync());
         var third = client.GetAsync("/hello");
 
@@ -248,11 +248,10 @@ public sealed class AdmissionTests
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/healthz/ready")).StatusCode);
     }
 
-    private static string ClusterJson(Uri upstream, int maxConcurrency) => $$"""
+    private static string ClusterJson(int maxConcurrency) => $$"""
         { "ReverseProxy": {
             "Routes": { "all": { "ClusterId": "upstream", "Match": { "Path": "/{**catch-all}" } } },
             "Clusters": { "upstream": {
-                "Destinations": { "app": { "Address": "{{upstream}}" } },
                 "Metadata": { "Sidecar.MaxConcurrency": "{{maxConcurrency}}", "Sidecar.QueueTimeout": "60s" } } } } }
         """;
 

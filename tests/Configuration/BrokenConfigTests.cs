@@ -94,8 +94,7 @@ public sealed class BrokenConfigTests
             { "ReverseProxy": {
                 "Routes": { "upload": { "ClusterId": "upstream", "Match": { "Path": "/upload" },
                                         "Metadata": { "Sidcar.MaxBodySize": "200m", "MaxBodySize": "200m", "Team": "payments" } } },
-                "Clusters": { "upstream": { "Destinations": { "a": { "Address": "http://127.0.0.1:8000" } },
-                                            "Metadata": { "sidecar-MaxConcurrency": "4", "SideCar_.QueueLength": "5" } } } } }
+                "Clusters": { "upstream": { "Metadata": { "sidecar-MaxConcurrency": "4", "SideCar_.QueueLength": "5" } } } } }
             """);
         var output = new StringWriter();
         var errors = new StringWriter();

@@ -31,6 +31,8 @@ public static class BrokenConfigs
             ["Sidecar.MaxBodySize: '20 megs' is not a size; expected bytes or a number with k, m or g (e.g. 10m, 512k)"]),
         new("nonsense duration", "{ \"Sidecar\": { \"UpstreamTimeout\": \"soon\" } }",
             ["Sidecar.UpstreamTimeout: 'soon' is not a duration; expected e.g. 500ms, 30s, 5m or 1h (a bare number is seconds)"]),
+        new("upstream cluster pointed elsewhere", "{ \"ReverseProxy\": { \"Routes\": { \"r\": { \"ClusterId\": \"upstream\", \"Match\": { \"Path\": \"/{**rest}\" } } },\n  \"Clusters\": { \"upstream\": { \"Destinations\": { \"d\": { \"Address\": \"http://127.0.0.1:27001\" } } } } } }",
+            ["ReverseProxy.Clusters.upstream.Destinations: the 'upstream' cluster always sends to Upstream (SIDECAR_UPSTREAM or Sidecar.Upstream); remove its Destinations, or give a cluster with other destinations another name"]),
         new("rate grace period Kestrel refuses", "{ \"Sidecar\": { \"RateGracePeriod\": \"1s\" } }",
             ["Sidecar.RateGracePeriod: must be more than 1s (Kestrel checks data rates once a second)"]),
         new("zero routes", "{ \"ReverseProxy\": { \"Routes\": { } } }",
