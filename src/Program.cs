@@ -2,9 +2,19 @@ using Sidecar.Configuration;
 using Sidecar.Hosting;
 using Yarp.ReverseProxy.Configuration;
 
-if (args.Length > 0 && args[0] == CheckConfigCommand.Flag)
+if (args.Length > 0 && args[0].Split('=', 2) is [CheckConfigCommand.Flag, .. var file])
 {
-    return CheckConfigCommand.Run(args, Environment.GetEnvironmentVariable, Console.Out, Console.Error);
+    // "--check-config=FILE" is the same as "--check-config FILE".
+    return CheckConfigCommand.Run([CheckConfigCommand.Flag, .. file, .. args[1..]], Environment.GetEnvironmentVariable, Console.Out, Console.Error,
+        Environment.GetEnvironmentVariables().Keys.Cast<string>());
+}
+
+// Other arguments are host settings (--key=value, as for any ASP.NET Core app). Anything else is a mistake, and
+// starting anyway bound the ports and never returned: a CI step running "sidecar --help" hung.
+if (args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal) || !a.Contains('=')) is { } unknown)
+{
+    Console.Error.WriteLine($"sidecar: unknown argument '{unknown}'; the sidecar is configured by SIDECAR_* environment variables and its config file (see the README), and its only option is {CheckConfigCommand.Flag} [FILE]");
+    return 2;
 }
 
 var builder = SidecarHost.CreateBuilder(args);

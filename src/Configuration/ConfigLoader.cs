@@ -39,7 +39,9 @@ public static class ConfigLoader
         }
         else if (isExplicit)
         {
-            throw new ConfigException(path, [$"config file not found ({ConfigVariable}={path})"]);
+            throw new ConfigException(path, [Directory.Exists(path)
+                ? $"{path} is a directory; {ConfigVariable} names the config file itself (for example /etc/sidecar/sidecar.json)"
+                : $"config file not found ({ConfigVariable}={path})"]);
         }
 
         return Parse(content, content is null ? null : path, environment);
@@ -54,6 +56,12 @@ public static class ConfigLoader
         catch (UnauthorizedAccessException)
         {
             throw new ConfigException(path, ["cannot read config file: permission denied (check the volume's defaultMode and the user the sidecar runs as)"]);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // Gone between the existence check and the read: in a ConfigMap volume, a symlink whose target the kubelet
+            // has just removed. The exception's own message is a bare resource key in this build.
+            throw new ConfigException(path, ["config file not found: removed while being read, or a symlink to a file that no longer exists"]);
         }
         catch (IOException e)
         {

@@ -85,6 +85,24 @@ public static class SettingsCatalog
         new("DynamicCompressionMinSize", "1k", "Smallest app response (by Content-Length) that DynamicCompression compresses; responses of unknown length are compressed.", (s, v) => s.DynamicCompressionMinSize = Units.ParseSize(v)),
     ];
 
+    /// <summary>
+    /// SIDECAR_* variables that name no setting. A typo (SIDECAR_MAX_BODYSIZE) left the default in force without a
+    /// word, while the same typo in the file is an error. Not an error here: the environment is shared with other
+    /// tools. Kubernetes' service links for a Service named "sidecar" (SIDECAR_SERVICE_HOST, SIDECAR_PORT_8080_TCP)
+    /// are passed over.
+    /// </summary>
+    public static IEnumerable<string> UnknownVariables(IEnumerable<string> names)
+    {
+        var known = All.Select(d => d.EnvironmentVariable).Append(ConfigLoader.ConfigVariable).ToList();
+        foreach (var name in names.Where(n => n.StartsWith("SIDECAR_", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            if (!known.Contains(name) && !name.StartsWith("SIDECAR_SERVICE_", StringComparison.Ordinal) && !name.StartsWith("SIDECAR_PORT_", StringComparison.Ordinal))
+            {
+                yield return $"{name}: not a setting, so it is ignored{Spelling.Suggest(name, known)}";
+            }
+        }
+    }
+
     public static SettingDefinition? Find(string key) =>
         All.FirstOrDefault(d => string.Equals(d.Key, key, StringComparison.OrdinalIgnoreCase));
 

@@ -10,7 +10,8 @@ public static class CheckConfigCommand
 {
     public const string Flag = "--check-config";
 
-    public static int Run(string[] args, Func<string, string?> environment, TextWriter output, TextWriter errors)
+    /// <param name="variableNames">The names in the environment, to warn about SIDECAR_* variables that are no setting.</param>
+    public static int Run(string[] args, Func<string, string?> environment, TextWriter output, TextWriter errors, IEnumerable<string>? variableNames = null)
     {
         if (args.Length > 2)
         {
@@ -26,7 +27,7 @@ public static class CheckConfigCommand
             var config = ConfigValidation.Standalone().LoadAsync(lookup).GetAwaiter().GetResult();
             output.WriteLine($"configuration OK: {config.SourcePath ?? "no config file, defaults and environment"} " +
                 $"({config.Routes.Count} routes, {config.Clusters.Count} clusters, hash {config.Hash})");
-            foreach (var warning in config.Warnings)
+            foreach (var warning in config.Warnings.Concat(SettingsCatalog.UnknownVariables(variableNames ?? [])))
             {
                 output.WriteLine($"  warning: {warning}");
             }

@@ -64,6 +64,11 @@ public static class SidecarHost
         var settings = app.Services.GetRequiredService<ConfigHolder>().Settings;
         var loggers = app.Services.GetRequiredService<ILoggerFactory>();
         MemoryLimitCheck.Warn(loggers.CreateLogger("Sidecar.Memory"));
+        foreach (var unknown in SettingsCatalog.UnknownVariables(Environment.GetEnvironmentVariables().Keys.Cast<string>()))
+        {
+            loggers.CreateLogger("Sidecar.Configuration").LogWarning("{Warning}", unknown);
+        }
+
         if (app.Services.GetRequiredService<SpoolStore>().Probe() is { } spoolError)
         {
             loggers.CreateLogger("Sidecar.Buffering").LogWarning(

@@ -85,6 +85,42 @@ public sealed class BrokenConfigTests
         Assert.True(CheckConfigCommand.Run([CheckConfigCommand.Flag, volume.PathOf("sidecar.json")], _ => null, new StringWriter(), errors) == 0, errors.ToString());
     }
 
+    [Fact]
+    public void ASymlinkToAFileThatIsGoneIsReportedInWords()
+    {
+        // A ConfigMap volume's sidecar.json -> ..data/sidecar.json, with ..data pointing at a directory already removed.
+        using var scratch = new ScratchDirectory("sidecar-dangling-");
+        var link = Path.Combine(scratch.Path, "sidecar.json");
+        File.CreateSymbolicLink(link, Path.Combine(scratch.Path, "..data", "sidecar.json"));
+
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.ReadFile(link));
+
+        Assert.Equal(["config file not found: removed while being read, or a symlink to a file that no longer exists"], error.Problems);
+    }
+
+    [Fact]
+    public void ADirectoryNamedAsTheConfigFileIsSaidToBeOne()
+    {
+        using var scratch = new ScratchDirectory("sidecar-dir-");
+        var errors = new StringWriter();
+
+        Assert.Equal(1, CheckConfigCommand.Run([CheckConfigCommand.Flag, scratch.Path], _ => null, new StringWriter(), errors));
+
+        Assert.Contains($"{scratch.Path} is a directory; SIDECAR_CONFIG names the config file itself", errors.ToString());
+    }
+
+    [Fact]
+    public void SidecarVariablesThatNameNoSettingAreWarnedAbout()
+    {
+        var output = new StringWriter();
+        string[] environment = ["SIDECAR_MAX_BODYSIZE", "SIDECAR_MAX_BODY_SIZE", "SIDECAR_CONFIG", "SIDECAR_SERVICE_HOST", "SIDECAR_PORT_8080_TCP", "PATH"];
+
+        Assert.Equal(0, CheckConfigCommand.Run([CheckConfigCommand.Flag], _ => null, output, new StringWriter(), environment));
+
+        var warnings = output.ToString().Split('\n').Where(l => l.StartsWith("  warning: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["  warning: SIDECAR_MAX_BODYSIZE: not a setting, so it is ignored; did you mean 'SIDECAR_MAX_BODY_SIZE'?"], warnings);
+    }
+
     /// <summary>Metadata YARP accepts but the sidecar would ignore is valid, with a warning naming the key meant.</summary>
     [Fact]
     public void MetadataMeantForTheSidecarButIgnoredIsAWarning()

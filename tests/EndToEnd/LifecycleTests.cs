@@ -294,6 +294,31 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task AnUnknownArgumentIsRefusedInsteadOfStartingTheProxy()
+    {
+        await using var help = new ExternalProcess("dotnet", [TestPaths.SidecarDll, "--help"], environment: new Dictionary<string, string> { ["SIDECAR_CONFIG"] = "" });
+        Assert.True(await help.WaitForExitAsync(TimeSpan.FromSeconds(20)), "the sidecar started instead of refusing --help:\n" + help.Output);
+        Assert.Equal(2, help.ExitCode);
+        Assert.Contains("unknown argument '--help'", help.Output);
+        Assert.DoesNotContain("listening", help.Output, StringComparison.OrdinalIgnoreCase);
+
+        // The '=' spelling of the one option checks the file, as the spaced one does.
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, """{ "Sidecar": { "MaxBodySize": "1m" } }""");
+        try
+        {
+            await using var check = new ExternalProcess("dotnet", [TestPaths.SidecarDll, $"--check-config={file}"]);
+            Assert.True(await check.WaitForExitAsync(TimeSpan.FromSeconds(20)), check.Output);
+            Assert.Equal(0, check.ExitCode);
+            Assert.Contains($"configuration OK: {file}", check.Output);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task CheckConfigReportsEveryProblemAndExitsNonZero()
     {
         var file = Path.GetTempFileName();
