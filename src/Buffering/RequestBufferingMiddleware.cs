@@ -122,7 +122,7 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
                 $"the request body cannot be buffered: {e.Message}", logger);
             return;
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException && !context.RequestAborted.IsCancellationRequested)
+        catch (IOException e) when (e is not ConnectionResetException && !context.RequestAborted.IsCancellationRequested)
         {
             // The client is still there, so its body is what failed: Kestrel reports a chunk size too large to hold
             // as an IOException, not a bad request, and the client got an empty 200 while the upload was dropped.
