@@ -26,6 +26,13 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
         {
             await next(context);
         }
+        catch when (!context.Response.HasStarted)
+        {
+            // Kestrel answers 500 for an exception that escapes before the response began; the log and the metrics say
+            // so, instead of whatever status a stage had set before it failed.
+            context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            throw;
+        }
         finally
         {
             if (record.ResponseSpooledToDisk && record.Rejection is null && await WasCutOffAsync(context.Response))

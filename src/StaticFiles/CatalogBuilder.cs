@@ -153,7 +153,9 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
                 : new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true);
             return ContentDigest.Of(decoder).AsSpan().SequenceEqual(expectedHash);
         }
-        catch (InvalidDataException)
+        // Brotli reports bytes that are not Brotli as an InvalidOperationException, gzip as InvalidDataException; one
+        // random .br sibling took start-up down with it.
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
         {
             return false;
         }
@@ -209,12 +211,15 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
             return files;
         }
 
-        var visited = new HashSet<string>(StringComparer.Ordinal) { realRoot };
-        Walk(new DirectoryInfo(realRoot), "", realRoot, visited, files);
+        var ancestors = new HashSet<string>(StringComparer.Ordinal) { realRoot };
+        Walk(new DirectoryInfo(realRoot), "", realRoot, ancestors, files);
         return files;
     }
 
-    private void Walk(DirectoryInfo directory, string prefix, string realRoot, HashSet<string> visited, SortedDictionary<string, FileInfo> files)
+    /// <param name="ancestors">The real directories from the root down to this one: a link to one of them would loop.
+    /// A link to any other directory is walked under its own name too; a set of every directory seen instead served
+    /// whichever of a directory and a link to it came first in the listing, and the other's URLs were 404.</param>
+    private void Walk(DirectoryInfo directory, string prefix, string realRoot, HashSet<string> ancestors, SortedDictionary<string, FileInfo> files)
     {
         IEnumerable<FileSystemInfo> entries;
         try
@@ -231,6 +236,14 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
         {
             if (entry.Name.StartsWith('.') || entry.Name.AsSpan().IndexOfAny('\\', '\0') >= 0)
             {
+                continue;
+            }
+
+            // A name that is not UTF-8 comes back with U+FFFD in it and cannot be opened under that name, nor asked for
+            // in a URL: skipped, or the catalog's first look at the file took start-up down.
+            if (entry.Name.Contains('\uFFFD'))
+            {
+                logger.LogWarning("Static files: skipping {Path}: its name is not valid UTF-8", entry.FullName);
                 continue;
             }
 
@@ -264,10 +277,11 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
 
             if (target is DirectoryInfo child)
             {
-                // A link back up the tree would loop forever; each real directory is walked once.
-                if (visited.Add(child.FullName.TrimEnd('/')))
+                var real = child.FullName.TrimEnd('/');
+                if (ancestors.Add(real))
                 {
-                    Walk(child, relative + "/", realRoot, visited, files);
+                    Walk(child, relative + "/", realRoot, ancestors, files);
+                    ancestors.Remove(real);
                 }
             }
             else if (target is FileInfo file)

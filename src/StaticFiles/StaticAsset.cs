@@ -32,6 +32,14 @@ public sealed class StaticVariant
     /// <summary>The body if it is in memory now; null = read from disk.</summary>
     public byte[]? Bytes => Volatile.Read(ref _bytes);
 
+    /// <summary>
+    /// The file on disk is no longer the one the catalog hashed (found when its body was first read). Its catalogued
+    /// headers (length, ETag, a year of caching for a hashed name) would describe other bytes, so it is not served.
+    /// </summary>
+    public bool Changed => Volatile.Read(ref _changed);
+
+    private bool _changed;
+
     /// <summary>Quoted strong ETag (XxHash128 of its bytes), e.g. <c>"3f2a…"</c> or <c>"91bc…-br"</c>; derived from this variant's bytes, so equal on every replica.</summary>
     public required StringValues ETag
     {
@@ -86,7 +94,9 @@ public sealed class StaticVariant
         if (bytes is null || bytes.LongLength != Length || !ContentDigest.Of(bytes).AsSpan().SequenceEqual(Hash))
         {
             Budget.Release(Length);
-            return null; // _loading stays set: the disk path serves it, and a watched mount rebuilds the catalog
+            // _loading stays set, so the file is not read again; a watched mount rebuilds its catalog.
+            Volatile.Write(ref _changed, bytes is not null);
+            return null;
         }
 
         Interlocked.Exchange(ref _bytes, bytes); // a full fence, so Retire either sees these bytes or is seen here

@@ -17,6 +17,7 @@ public static class StaticFileContext
     private static readonly StringValues NoStore = "no-store";
     private static readonly StringValues TextPlain = "text/plain; charset=utf-8";
     private static readonly byte[] NotFoundBody = "Not Found\n"u8.ToArray();
+    private static readonly byte[] ChangedBody = "Service Unavailable: this file changed on disk after the server started\n"u8.ToArray();
     private static readonly byte[] MethodNotAllowedBody = "Method Not Allowed: static files answer GET and HEAD\n"u8.ToArray();
 
     /// <summary>Reads large files straight into the response pipe's memory, in chunks this big.</summary>
@@ -103,7 +104,36 @@ public static class StaticFileContext
 
         return variant.BodyInMemory() is { } bytes
             ? response.BodyWriter.WriteAsync(bytes.AsMemory((int)offset, (int)count), context.RequestAborted).AsTask()
-            : SendFileAsync(context, variant.PhysicalPath, offset, count);
+            : SendFileAsync(context, variant, offset, count);
+    }
+
+    /// <summary>
+    /// The file was deleted or changed after the catalog was built (an unwatched mount; a watched one rebuilds). Nothing
+    /// has been sent yet, so the prebuilt headers are dropped for an answer that says so: a 404 for a file that is gone
+    /// (it was a 500 logged as a 200), a 503 for one that changed (it was served under the old length and ETag, corrupt
+    /// compressed bytes included, a year-long cache for a hashed name).
+    /// </summary>
+    private static Task FileChangedAsync(HttpContext context, StaticVariant variant, bool gone)
+    {
+        var status = gone ? StatusCodes.Status404NotFound : StatusCodes.Status503ServiceUnavailable;
+        var problem = gone ? "was deleted after the sidecar started" : "changed after the sidecar started";
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecar.StaticFiles").LogWarning(
+            "{Status} {Path}: {File} {Problem}; set Watch on its mount to follow changes, or restart the sidecar",
+            status, context.Request.Path.Value, variant.PhysicalPath, problem);
+        var response = context.Response;
+        var requestIdHeader = context.RequestServices.GetRequiredService<Configuration.ConfigHolder>().Settings.RequestIdHeader;
+        var requestId = response.Headers[requestIdHeader];
+        response.Clear();
+        response.Headers[requestIdHeader] = requestId;
+        response.StatusCode = status;
+        response.Headers.CacheControl = NoStore;
+        var body = gone ? NotFoundBody : ChangedBody;
+        if (context.Features.Get<RequestRecord>() is { } record)
+        {
+            record.BytesOut = body.Length;
+        }
+
+        return WriteSmallAsync(response, body, isHead: false);
     }
 
     /// <summary>A local 404 for a miss under a static prefix: the app never sees requests for assets that do not exist.</summary>
@@ -241,11 +271,35 @@ public static class StaticFileContext
     /// Kestrel has no sendfile, so the next best: read the file straight into the response pipe's own buffers
     /// (one copy, from the page cache), with backpressure from the client through FlushAsync.
     /// </summary>
-    private static async Task SendFileAsync(HttpContext context, string path, long offset, long count)
+    private static async Task SendFileAsync(HttpContext context, StaticVariant variant, long offset, long count)
     {
+        if (variant.Changed)
+        {
+            await FileChangedAsync(context, variant, gone: false);
+            return;
+        }
+
+        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(variant.PhysicalPath, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            await FileChangedAsync(context, variant, gone: true);
+            return;
+        }
+
+        using var _ = handle;
+        // One fstat: a file truncated or grown since start-up would break the promised Content-Length mid-body.
+        if (RandomAccess.GetLength(handle) != variant.Length)
+        {
+            await FileChangedAsync(context, variant, gone: false);
+            return;
+        }
+
         var writer = context.Response.BodyWriter;
         var aborted = context.RequestAborted;
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
         while (count > 0)
         {
             var memory = writer.GetMemory((int)Math.Min(count, ChunkSize));

@@ -179,26 +179,31 @@ public sealed class StaticFileService : IDisposable
                     return;
                 }
 
-                var builder = new CatalogBuilder(_budget, compress, _logger);
-                if (builder.Scan(mount.Root) == current.Fingerprint)
+                try
                 {
-                    continue;
-                }
+                    var builder = new CatalogBuilder(_budget, compress, _logger);
+                    if (builder.Scan(mount.Root) == current.Fingerprint)
+                    {
+                        continue;
+                    }
 
-                _logger.LogInformation("Static files: mount {Mount} changed on disk; rebuilding its catalog", mount.Name);
-                var rebuilt = builder.Build(mount);
-                if (Swap(generation, current, rebuilt) && compress)
+                    _logger.LogInformation("Static files: mount {Mount} changed on disk; rebuilding its catalog", mount.Name);
+                    var rebuilt = builder.Build(mount);
+                    if (Swap(generation, current, rebuilt) && compress)
+                    {
+                        FillIn(generation, rebuilt, cacheDirectory, token);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    FillIn(generation, rebuilt, cacheDirectory, token);
+                    // One bad moment on disk (a file half-written by an upload) must not end the watch for good: the
+                    // catalog in force stays, and the next tick tries again.
+                    _logger.LogError(e, "Static files: rebuilding mount {Mount} failed; keeping its catalog and watching on", mount.Name);
                 }
             }
         }
         catch (OperationCanceledException)
         {
-        }
-        catch (Exception e)
-        {
-            _logger.LogError(e, "Static files: watching mount {Mount} stopped", mount.Name);
         }
     }
 

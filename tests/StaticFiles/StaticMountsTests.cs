@@ -272,6 +272,87 @@ public sealed class StaticMountsTests : IDisposable
     }
 
     [Fact]
+    public async Task BrokenSiblingsAndUndecodableNamesAreSkippedWithoutStoppingStartUp()
+    {
+        var css = Write("broken/s.css", string.Concat(Enumerable.Repeat("body { color: red; }\n", 50)));
+        var root = Path.GetDirectoryName(css)!;
+        File.WriteAllBytes(css + ".br", RandomNumberGenerator.GetBytes(54)); // Brotli reports this as InvalidOperationException
+        File.WriteAllBytes(css + ".gz", RandomNumberGenerator.GetBytes(54));
+        // A name that is not UTF-8 can only be made below .NET, which reads it back with U+FFFD in it.
+        await using (var python = new ExternalProcess("python3", ["-c", "import sys; open(sys.argv[1].encode() + b'/lat\\xe9n.css', 'wb').write(b'x')", root]))
+        {
+            Assert.True(await python.WaitForExitAsync(TimeSpan.FromSeconds(10)) && python.ExitCode == 0, python.Output);
+        }
+
+        try
+        {
+            using var sidecar = new SidecarFactory(ClosedUpstream, new Dictionary<string, string> { ["SIDECAR_STATIC_ROOT"] = root, ["SIDECAR_STATIC_COMPRESS"] = "off" });
+            using var client = sidecar.Client();
+            using var response = await client.SendAsync(Get("/static/s.css", ("Accept-Encoding", "br, gzip")));
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("", Header(response, "Content-Encoding"));
+            Assert.Equal(await File.ReadAllTextAsync(css), await response.Content.ReadAsStringAsync());
+        }
+        finally
+        {
+            // .NET cannot name the file to delete it either.
+            await using var rm = new ExternalProcess("python3", ["-c", "import sys, os; os.remove(sys.argv[1].encode() + b'/lat\\xe9n.css')", root]);
+            await rm.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    [Fact]
+    public async Task ALinkToADirectoryDoesNotHideTheDirectory()
+    {
+        var file = Write("linked/realdir/r.txt", "real");
+        var root = Path.Combine(_directory, "linked");
+        // Several links, so whatever order the file system lists them in, some come before the directory itself.
+        for (var i = 0; i < 8; i++)
+        {
+            Directory.CreateSymbolicLink(Path.Combine(root, $"alias{i}"), Path.GetDirectoryName(file)!);
+        }
+
+        using var sidecar = new SidecarFactory(ClosedUpstream, new Dictionary<string, string> { ["SIDECAR_STATIC_ROOT"] = root, ["SIDECAR_STATIC_COMPRESS"] = "off" });
+        using var client = sidecar.Client();
+        foreach (var path in new[] { "/static/realdir/r.txt", "/static/alias0/r.txt", "/static/alias7/r.txt" })
+        {
+            using var response = await client.SendAsync(Get(path));
+            Assert.Equal("real", await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
+    public async Task AFileDeletedOrChangedAfterStartIsNotServedUnderItsOldHeaders()
+    {
+        var gone = Write("unwatched/gone.css", "soon deleted");
+        var root = Path.GetDirectoryName(gone)!;
+        var changed = Write("unwatched/changed.css", "original");
+        var large = Write("unwatched/large.js", new string('x', 1 << 20)); // over 256 KiB: read from disk per request
+        using var sidecar = new SidecarFactory(ClosedUpstream, new Dictionary<string, string> { ["SIDECAR_STATIC_ROOT"] = root, ["SIDECAR_STATIC_COMPRESS"] = "off" });
+        using var client = sidecar.Client();
+
+        File.Delete(gone);
+        File.WriteAllText(changed, "replaced"); // the same length: only the hash tells
+        File.WriteAllText(large, "short now");
+
+        using (var response = await client.SendAsync(Get("/static/gone.css")))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Equal("", Header(response, "ETag"));
+        }
+
+        foreach (var path in new[] { "/static/changed.css", "/static/large.js" })
+        {
+            using var response = await client.SendAsync(Get(path));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Contains("changed on disk", await response.Content.ReadAsStringAsync());
+            Assert.Equal("no-store", Header(response, "Cache-Control"));
+            Assert.Equal("", Header(response, "ETag"));
+        }
+    }
+
+    [Fact]
     public async Task AConfigReloadRebuildsTheCatalogWithoutARestart()
     {
         var before = Path.GetDirectoryName(Write("v1/app.css", "version one"))!;
