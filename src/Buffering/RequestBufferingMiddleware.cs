@@ -111,7 +111,8 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         catch (BadHttpRequestException e)
         {
             RefusedRequestLog.MarkAnswered(context);
-            // Too slow (MinRequestBodyRate) or malformed chunking: Kestrel closes the connection itself.
+            // Too slow (MinRequestBodyRate), malformed chunking, or a body that ended early.
+            EndConnectionAfterThisRequest(context);
             var rejection = e.StatusCode == StatusCodes.Status408RequestTimeout ? Rejection.SlowBody : Rejection.ClientAborted;
             await ProxyErrors.WriteAsync(context, e.StatusCode, rejection, $"request body not received: {e.Message}", logger);
             return;
@@ -127,7 +128,7 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
             // The client is still there, so its body is what failed: Kestrel reports a chunk size too large to hold
             // as an IOException, not a bad request, and the client got an empty 200 while the upload was dropped.
             RefusedRequestLog.MarkAnswered(context);
-            context.Response.Headers.Connection = "close";
+            EndConnectionAfterThisRequest(context);
             await ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, Telemetry.ConnectionRejections.BadRequest,
                 $"request body not received: {e.Message}", logger);
             return;
@@ -135,6 +136,7 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException)
         {
             // The client went away mid-upload; nothing was sent upstream and the spool is released with the response.
+            EndConnectionAfterThisRequest(context);
             if (record is not null)
             {
                 record.Rejection = Rejection.ClientAborted;
@@ -160,6 +162,17 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         // upstream client wait for a second one.
         request.Headers.Remove("Expect");
         await next(context);
+    }
+
+    /// <summary>
+    /// Where an unfinished body ends is unknown, so nothing more may be read from the connection as a request. Kestrel
+    /// does not ensure it: when a client half-closed in the middle of its body, the request was aborted, keep-alive
+    /// stayed on, and the body's remaining bytes were parsed as the next request and forwarded to the app.
+    /// </summary>
+    private static void EndConnectionAfterThisRequest(HttpContext context)
+    {
+        context.Response.Headers.Connection = "close";
+        context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeNotificationFeature>()?.RequestClose();
     }
 
     /// <summary>
@@ -194,7 +207,9 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException or ConnectionResetException)
         {
-            // The client stopped, left, or was too slow: the connection closes either way.
+            // The client stopped, left, or was too slow: the connection closes either way. Closed here, or Kestrel tries
+            // to drain the same body after the request and logs the clash as a failure ("Reading is already in progress").
+            context.Abort();
         }
     }
 

@@ -35,6 +35,14 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
         }
         finally
         {
+            // Kestrel keeps an aborted request's connection alive when the client only half-closed it, and would parse
+            // any of its body still buffered as the next request (Buffering.RequestBufferingMiddleware ends the
+            // connection for the uploads it reads; this covers bodies nothing read: static files, unbuffered routes).
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeNotificationFeature>()?.RequestClose();
+            }
+
             if (record.ResponseSpooledToDisk && record.Rejection is null && await WasCutOffAsync(context.Response))
             {
                 record.Rejection = Rejection.ClientAborted;
