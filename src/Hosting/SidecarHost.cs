@@ -101,6 +101,7 @@ public static class SidecarHost
     {
         var drain = app.Services.GetRequiredService<DrainState>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecar.Shutdown");
+        var inFlight = app.Services.GetRequiredService<Telemetry.InFlightRequests>();
         app.Lifetime.ApplicationStopping.Register(() =>
         {
             drain.BeginDraining();
@@ -110,6 +111,18 @@ public static class SidecarHost
                 // Blocking here keeps Kestrel accepting while load balancers notice readiness is false.
                 Thread.Sleep(settings.ShutdownDelay);
             }
+
+            // Requests still running when DrainTimeout ends are cut off by the host, and their log lines can only say
+            // the connection went away: this line says why.
+            var warnAt = settings.DrainTimeout > TimeSpan.FromMilliseconds(100) ? settings.DrainTimeout - TimeSpan.FromMilliseconds(50) : TimeSpan.Zero;
+            _ = Task.Delay(warnAt).ContinueWith(_ =>
+            {
+                if (inFlight.Count > 0)
+                {
+                    logger.LogWarning("DrainTimeout ({Timeout}) is ending with {Count} requests still in flight; they are cut off (raise DrainTimeout, and terminationGracePeriodSeconds with it, if they should finish)",
+                        settings.DrainTimeout, inFlight.Count);
+                }
+            }, TaskScheduler.Default);
         });
     }
 }

@@ -92,7 +92,7 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
             json.WriteString("protocol", request.Protocol);
             json.WriteNumber("status", record.StatusFor(response));
             json.WriteNumber("bytes_in", record.BytesIn);
-            json.WriteNumber("bytes_out", record.BytesOut ?? response.ContentLength ?? 0);
+            json.WriteNumber("bytes_out", record.BodyBytesOut(context));
             json.WriteNumber("duration_ms", Math.Round(record.Elapsed.TotalMilliseconds, 3));
             if (record.UpstreamTime is { } upstream)
             {

@@ -97,6 +97,7 @@ public sealed class RefusedRequestLog(IServiceProvider services) : ILoggerProvid
                 _ => ConnectionRejections.BadRequest,
             };
 
+            RequestMetricsObserver.CountRefused(refused.StatusCode);
             _log ??= services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecar.RefusedRequests");
             _log.LogWarning("{Status} for a request the HTTP server refused ({Rejection}): {Message} [connection {ConnectionId}]",
                 refused.StatusCode, rejection, refused.Message, connection);

@@ -55,6 +55,14 @@ public sealed class RequestRecord(long startTimestamp, string requestId)
 
     public TimeSpan Elapsed => Stopwatch.GetElapsedTime(StartTimestamp);
 
+    /// <summary>
+    /// Response body bytes as the access log and <c>sidecar_sent_bytes_total</c> report them: what the stage that produced
+    /// the body counted, else the Content-Length; none for HEAD, whose Content-Length describes a body never sent
+    /// (nginx's $body_bytes_sent is 0 there too).
+    /// </summary>
+    public long BodyBytesOut(HttpContext context) =>
+        HttpMethods.IsHead(context.Request.Method) ? 0 : BytesOut ?? context.Response.ContentLength ?? 0;
+
     /// <summary>nginx's "client closed request": what the access log and metrics report for a client that went away before any response began.</summary>
     public const int ClientClosedRequest = 499;
 

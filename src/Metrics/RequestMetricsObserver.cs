@@ -55,7 +55,7 @@ public sealed class RequestMetricsObserver : IRequestObserver
             series.Received.Inc(received);
         }
 
-        var sent = record.BytesOut ?? context.Response.ContentLength ?? 0;
+        var sent = record.BodyBytesOut(context);
         if (sent > 0)
         {
             series.Sent.Inc(sent);
@@ -93,6 +93,13 @@ public sealed class RequestMetricsObserver : IRequestObserver
 
     /// <summary>Route id or static mount; "none" when the request was refused before a route was chosen.</summary>
     internal static string RouteLabel(RequestRecord record) => record.Route ?? record.StaticMount ?? "none";
+
+    /// <summary>
+    /// A request the HTTP server refused before the pipeline (<see cref="Logging.RefusedRequestLog"/>): no route and no
+    /// trusted method yet, but answered on the application port, so error ratios built on the request counter see it.
+    /// </summary>
+    internal static void CountRefused(int status) =>
+        SidecarMetrics.Requests.WithLabels("none", Methods[^1], StatusClasses[StatusClassIndex(status)]).Inc();
 
     /// <summary>Methods outside the standard set collapse to "_OTHER", as ASP.NET Core's own metrics do, so a client cannot mint labels.</summary>
     private static int MethodIndex(string method) => method switch

@@ -65,6 +65,22 @@ public sealed class LifecycleTests
         Assert.Equal(0, sidecar.Process.ExitCode);
     }
 
+    [Fact]
+    public async Task RequestsCutOffByTheDrainTimeoutAreNamedInTheLog()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_DRAIN_TIMEOUT"] = "2s" });
+        using var client = new HttpClient { BaseAddress = sidecar.Address, Timeout = TimeSpan.FromSeconds(30) };
+        var tooSlow = client.GetAsync("/sleep?s=6");
+        await Task.Delay(500);
+
+        sidecar.Process.Signal(15);
+
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => tooSlow);
+        Assert.True(await sidecar.Process.WaitForExitAsync(TimeSpan.FromSeconds(20)), "the sidecar did not exit after the drain timeout");
+        Assert.Contains("DrainTimeout (00:00:02) is ending with 1 requests still in flight; they are cut off", sidecar.Output);
+    }
+
     /// <summary>A client that takes <paramref name="duration"/> to read a response body; returns the body length read.</summary>
     private static async Task<int> ReadSlowlyAsync(int port, int size, TimeSpan duration)
     {
@@ -497,10 +513,29 @@ public sealed class AccessLogTests
         // The offending bytes are quoted, escaped, as Kestrel gives them only when asked for details.
         Assert.Contains("400 for a request the HTTP server refused (bad_request): Invalid request header: 'Bad Header: 1\\x0D\\x0A'", sidecar.Output);
         Assert.Contains("408 for a request the HTTP server refused (header_timeout): Reading the request headers timed out.", sidecar.Output);
+        // Answered on the application port, so counted with the requests (the bad chunk under its route, as a POST).
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
+        Assert.Contains("sidecar_requests_total{route=\"none\",method=\"_OTHER\",status_class=\"4xx\"} 4\n", await admin.GetStringAsync("/metrics"));
         var chunkWarnings = sidecar.Output.Split('\n').Where(l => l.Contains("warn:") && l.Contains("Bad chunk size data")).ToArray();
         Assert.True(chunkWarnings.Length == 1, "one warning for the bad chunk, got:\n" + string.Join('\n', chunkWarnings));
         Assert.Contains("RequestBufferingMiddleware", chunkWarnings[0]);
         Assert.Equal(seenBefore, gunicorn.Seen());
+    }
+
+    [Fact]
+    public async Task AHeadRequestSendsNoBodyBytes()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address);
+        using var client = new HttpClient { BaseAddress = sidecar.Address };
+        var head = new HttpRequestMessage(HttpMethod.Head, "/big?size=100000");
+        head.Headers.Add("X-Request-ID", "log-head");
+        Assert.Equal(100000, (await client.SendAsync(head)).Content.Headers.ContentLength);
+
+        using var line = System.Text.Json.JsonDocument.Parse((await WaitForLinesAsync(sidecar, ["\"log-head\""]))[0]);
+        Assert.Equal(0, line.RootElement.GetProperty("bytes_out").GetInt64());
+        var metrics = await client.GetStringAsync(new Uri(sidecar.AdminAddress, "/metrics"));
+        Assert.DoesNotContain("sidecar_sent_bytes_total{route=\"default\"} 100000", metrics);
     }
 
     [Fact]
