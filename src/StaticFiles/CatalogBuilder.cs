@@ -93,8 +93,8 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
         DateTimeOffset? lastModified = modified.Year > 1970
             ? new DateTimeOffset(modified.Ticks - modified.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero)
             : null;
-        var brotli = Sibling(files, relative + ".br", StaticVariant.BrotliCoding, hash);
-        var gzip = Sibling(files, relative + ".gz", StaticVariant.GzipCoding, hash);
+        var brotli = Sibling(files, relative + ".br", StaticVariant.BrotliCoding, hash, length);
+        var gzip = Sibling(files, relative + ".gz", StaticVariant.GzipCoding, hash, length);
         var compressible = ContentTypes.IsCompressible(name) && length > 0;
         return new StaticAsset
         {
@@ -112,10 +112,13 @@ public sealed class CatalogBuilder(MemoryBudget budget, bool fillIn, ILogger log
         };
     }
 
-    /// <summary>A precompressed sibling, kept only if it decodes to exactly the original (a stale .gz would serve old content).</summary>
-    private StaticVariant? Sibling(SortedDictionary<string, FileInfo> files, string relative, string coding, byte[] identityHash)
+    /// <summary>
+    /// A precompressed sibling, kept only if it decodes to exactly the original (a stale .gz would serve old content)
+    /// and is smaller than it (a tiny file's .gz is larger than the file: 20 bytes for an empty one).
+    /// </summary>
+    private StaticVariant? Sibling(SortedDictionary<string, FileInfo> files, string relative, string coding, byte[] identityHash, long identityLength)
     {
-        if (!files.TryGetValue(relative, out var file))
+        if (!files.TryGetValue(relative, out var file) || file.Length >= identityLength)
         {
             return null;
         }

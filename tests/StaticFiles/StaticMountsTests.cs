@@ -303,6 +303,24 @@ public sealed class StaticMountsTests : IDisposable
     }
 
     [Fact]
+    public async Task ASiblingLargerThanItsOriginalIsNotServed()
+    {
+        var tiny = Write("tiny/a.txt", "hi");
+        using (var gz = new System.IO.Compression.GZipStream(File.Create(tiny + ".gz"), System.IO.Compression.CompressionLevel.Optimal))
+        {
+            gz.Write("hi"u8);
+        }
+
+        Assert.True(new FileInfo(tiny + ".gz").Length > 2);
+        using var sidecar = new SidecarFactory(ClosedUpstream, new Dictionary<string, string> { ["SIDECAR_STATIC_ROOT"] = Path.GetDirectoryName(tiny)!, ["SIDECAR_STATIC_COMPRESS"] = "off" });
+        using var client = sidecar.Client();
+        using var response = await client.SendAsync(Get("/static/a.txt", ("Accept-Encoding", "gzip")));
+
+        Assert.Equal("", Header(response, "Content-Encoding"));
+        Assert.Equal("hi", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task ALinkToADirectoryDoesNotHideTheDirectory()
     {
         var file = Write("linked/realdir/r.txt", "real");
