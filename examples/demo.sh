@@ -83,7 +83,7 @@ pids+=($!)
 SIDECAR_PORT="$port" SIDECAR_ADMIN_PORT="$admin_port" SIDECAR_UPSTREAM="http://127.0.0.1:$app_port" \
 SIDECAR_CONFIG="$root/deploy/base/sidecar.json" SIDECAR_TEMP_DIR="$work/spool" \
 SIDECAR_STATIC_ROOT="$static_root" SIDECAR_STATIC_URL=/static/ \
-  dotnet "$sidecar_dll" &
+  env -u SIDECAR_DLL dotnet "$sidecar_dll" &   # the script's own variable is not a sidecar setting
 pids+=($!)
 
 wait_for "http://127.0.0.1:$admin_port/healthz/ready" "the sidecar (and gunicorn behind it)"

@@ -29,9 +29,12 @@ def create_app():
     app.config["SESSION_COOKIE_SECURE"] = https
     app.config["PREFERRED_URL_SCHEME"] = "https" if https else "http"
 
-    # Exactly one trusted hop: the sidecar, which overwrites X-Forwarded-For/-Proto/-Host unless they
-    # come from its own trusted networks. Trusting more hops would let clients spoof their address.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    # The sidecar overwrites X-Forwarded-For/-Proto/-Host unless they come from its trusted networks; from a
+    # trusted ingress it keeps them and appends the ingress's address. So X-Forwarded-For holds one hop per
+    # proxy: 1 (the default) with the sidecar alone, 2 when SIDECAR_TRUSTED_NETWORKS includes your ingress.
+    # Trusting more hops than there are proxies would let clients spoof their address.
+    hops = int(os.environ.get("NOTES_PROXY_HOPS", "1"))
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=1, x_host=1)
 
     @app.get("/healthz")
     def healthz():
