@@ -67,7 +67,11 @@ public static class ProxyErrors
             return;
         }
 
-        var upstream = context.GetReverseProxyFeature().ProxiedDestination?.Model.Config.Address ?? "upstream";
+        var proxy = context.GetReverseProxyFeature();
+        // A Unix-socket upstream's address is a placeholder (http://localhost/); the socket is what the user configured.
+        var upstream = proxy.Cluster.Config.Metadata?.GetValueOrDefault(UpstreamConnector.UnixSocketMetadataKey) is { } socket
+            ? "unix:" + socket
+            : proxy.ProxiedDestination?.Model.Config.Address ?? "upstream";
         var detail = Innermost(error.Exception)?.Message ?? error.Error.ToString();
         var (status, rejection, message) = error.Error switch
         {

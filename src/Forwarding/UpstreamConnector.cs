@@ -44,9 +44,25 @@ public static class UpstreamConnector
             : (UnixSocket(), new UnixDomainSocketEndPoint(socketPath));
         using (socket)
         {
-            await socket.ConnectAsync(endpoint, cancellationToken);
+            try
+            {
+                await socket.ConnectAsync(endpoint, cancellationToken);
+            }
+            catch (SocketException e) when (Explain(e, endpoint) is { } explained)
+            {
+                throw explained;
+            }
         }
     }
+
+    /// <summary>
+    /// A Unix socket that is not there fails with ENOENT, which .NET reports as "Cannot assign requested address":
+    /// no help to someone whose gunicorn has not created its socket yet, or binds elsewhere.
+    /// </summary>
+    private static SocketException? Explain(SocketException e, EndPoint endpoint) =>
+        endpoint is UnixDomainSocketEndPoint unix && e.SocketErrorCode == SocketError.AddressNotAvailable
+            ? new SocketException((int)e.SocketErrorCode, $"no socket at {unix} (is gunicorn running with --bind unix:{unix}?)")
+            : null;
 
     private static Socket UnixSocket() => new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
 
@@ -68,9 +84,14 @@ public static class UpstreamConnector
             await socket.ConnectAsync(endpoint, cancellationToken);
             return new CloseWithoutShutdownStream(socket);
         }
-        catch
+        catch (Exception e)
         {
             socket.Dispose();
+            if (e is SocketException socketError && Explain(socketError, endpoint) is { } explained)
+            {
+                throw explained;
+            }
+
             throw;
         }
     }

@@ -44,6 +44,16 @@ public sealed class UnixSocketUpstreamTests
             var notReady = await orphanAdmin.GetAsync("/healthz/ready");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
             Assert.Contains($"unix:{socket}", await notReady.Content.ReadAsStringAsync());
+
+            // A socket that was never created is said in words (.NET reports ENOENT as "Cannot assign requested
+            // address"), by readiness and by the 502, which names the socket rather than a placeholder address.
+            var missing = Path.Combine(directory, "never.sock");
+            using var unbound = new SidecarFactory(new Uri("http://127.0.0.1:9"), new Dictionary<string, string> { ["SIDECAR_UPSTREAM"] = $"unix:{missing}" });
+            using var unboundAdmin = unbound.Client(admin: true);
+            Assert.Contains($"no socket at {missing}", await (await unboundAdmin.GetAsync("/healthz/ready")).Content.ReadAsStringAsync());
+            using var refused = await unbound.Client().GetAsync("/hello");
+            Assert.Equal(HttpStatusCode.BadGateway, refused.StatusCode);
+            Assert.Contains($"cannot reach upstream unix:{missing}: no socket at {missing}", await refused.Content.ReadAsStringAsync());
         }
         finally
         {
