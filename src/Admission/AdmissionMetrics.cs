@@ -72,7 +72,7 @@ public static class AdmissionMetrics
         lock (Gate)
         {
             var totals = new Dictionary<string, (int Waiting, int InUse, int Limit)>(StringComparer.OrdinalIgnoreCase);
-            foreach (var queue in Live.SelectMany(host => host.All))
+            foreach (var queue in Live.SelectMany(host => host.WithConfiguredLimits()))
             {
                 var (waiting, inUse, limit) = queue.Snapshot();
                 var sum = totals.GetValueOrDefault(queue.ClusterId);

@@ -70,6 +70,15 @@ public sealed class AdmissionQueue
         return new Admission(outcome, outcome == AdmissionOutcome.Admitted ? new Lease(this) : null);
     }
 
+    /// <summary>Applies a (re)configured limit before any request does, admitting waiters if it grew.</summary>
+    public void Resize(int limit)
+    {
+        lock (_lock)
+        {
+            ResizeLocked(limit);
+        }
+    }
+
     /// <summary>The cluster's limit was turned off: nobody waits any more.</summary>
     public void Disable()
     {

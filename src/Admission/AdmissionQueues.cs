@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Sidecar.Configuration;
 
 namespace Sidecar.Admission;
 
@@ -9,10 +10,35 @@ namespace Sidecar.Admission;
 public sealed class AdmissionQueues : IDisposable
 {
     private readonly ConcurrentDictionary<string, AdmissionQueue> _queues = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConfigHolder _config;
 
-    public AdmissionQueues() => AdmissionMetrics.Track(this);
+    public AdmissionQueues(ConfigHolder config)
+    {
+        _config = config;
+        AdmissionMetrics.Track(this);
+    }
 
     public IEnumerable<AdmissionQueue> All => _queues.Values;
+
+    /// <summary>
+    /// Every queue, with one for each configured cluster that has a limit even before its first request: the queue
+    /// metrics appeared only with a Pod's first proxied request, so an autoscaler reading them had no data for a new
+    /// or idle Pod (FailedGetPodsMetric). Called by the metrics on each scrape, so a reload's clusters show up too.
+    /// </summary>
+    public IEnumerable<AdmissionQueue> WithConfiguredLimits()
+    {
+        var current = _config.Current;
+        foreach (var cluster in current.Clusters)
+        {
+            var limit = ClusterPolicy.For(cluster, current.Settings).MaxConcurrency;
+            if (limit > 0)
+            {
+                For(cluster.ClusterId).Resize(limit);
+            }
+        }
+
+        return _queues.Values;
+    }
 
     public AdmissionQueue For(string clusterId) =>
         _queues.GetOrAdd(clusterId, static id => new AdmissionQueue(id));

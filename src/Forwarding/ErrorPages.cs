@@ -66,16 +66,8 @@ public static class ErrorPages
             : $"ErrorPages directory {directory} has no page named by status (such as 502.html); error answers stay plain text";
     }
 
-    private static bool AcceptsHtml(HttpRequest request)
-    {
-        foreach (var value in request.Headers.Accept)
-        {
-            if (value is not null && value.Contains("text/html", StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    /// <summary>text/html listed with a quality above zero ("text/html;q=0" means not acceptable, RFC 9110 §12.4.2).</summary>
+    private static bool AcceptsHtml(HttpRequest request) =>
+        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var types)
+        && types.Any(t => t.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase) && t.Quality is not 0);
 }

@@ -18,14 +18,17 @@ public static class ProxyErrors
             record.Rejection = rejection;
         }
 
-        logger.LogWarning("{Status} {Method} {Path} ({Rejection}): {Message} [request {RequestId}]",
-            status, context.Request.Method, context.Request.Path.Value, rejection, message, record?.RequestId);
-
         if (context.Response.HasStarted)
         {
+            // The client already has a status (a 200 stream, a 101 upgrade): the line says what it got, then the cut.
+            logger.LogWarning("{Status} {Method} {Path} cut off after the response began ({Rejection}): {Message} [request {RequestId}]",
+                context.Response.StatusCode, context.Request.Method, context.Request.Path.Value, rejection, message, record?.RequestId);
             context.Abort();
             return;
         }
+
+        logger.LogWarning("{Status} {Method} {Path} ({Rejection}): {Message} [request {RequestId}]",
+            status, context.Request.Method, context.Request.Path.Value, rejection, message, record?.RequestId);
 
         // Clear() drops every header, including a "Connection: close" the caller set because the request's framing
         // cannot be trusted (smuggling shapes, oversized bodies); that one must survive.
@@ -75,13 +78,20 @@ public static class ProxyErrors
         var detail = Innermost(error.Exception)?.Message ?? error.Error.ToString();
         var (status, rejection, message) = error.Error switch
         {
+            // A route without request buffering streams the body: Kestrel's limit stops it on the way, and Kestrel's own
+            // answer was an empty 413 counted as a client abort.
+            ForwarderError.RequestBodyClient when Innermost(error.Exception) is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }
+                => (413, Rejection.BodyTooLarge, $"request body is larger than the {BodyLimit(context)} limit (SIDECAR_MAX_BODY_SIZE or the route's Sidecar.MaxBodySize)"),
             // Whatever YARP saw (a small body read whole is cancelled under the transform, reported as ResponseHeaders),
             // unless the upstream side failed: YARP then cuts the client off itself, which cancels RequestAborted too.
             _ when context.RequestAborted.IsCancellationRequested && !IsUpstreamSide(error.Error) => (0, Rejection.ClientAborted, "client went away"),
-            // A cancellation here is YARP's activity timeout (a client that leaves is ResponseBodyCanceled), and a
-            // TimeoutException the spool's own idle timer: either way the upstream went silent mid-body.
-            ForwarderError.ResponseBodyDestination when Innermost(error.Exception) is TimeoutException or OperationCanceledException
+            // A cancellation here is YARP's activity timeout (a client that leaves is ResponseBodyCanceled; on a stream
+            // it arrives wrapped around a read failure), and a TimeoutException the spool's own idle timer: either way
+            // the upstream went silent mid-body.
+            ForwarderError.ResponseBodyDestination when InChain<TimeoutException>(error.Exception) || InChain<OperationCanceledException>(error.Exception)
                 => (504, Rejection.UpstreamTimeout, $"upstream {upstream} went silent in the middle of its response for longer than UpstreamTimeout"),
+            // nginx's "upstream timed out while proxying upgraded connection": an idle WebSocket past the route's timeout.
+            ForwarderError.UpgradeActivityTimeout => (504, Rejection.UpstreamTimeout, $"the upgraded connection to upstream {upstream} was idle for longer than UpstreamTimeout"),
             ForwarderError.RequestTimedOut => (504, Rejection.UpstreamTimeout, $"upstream {upstream} did not answer in time"),
             // A small body read whole before the headers go out (ResponseBuffering) timed out.
             ForwarderError.ResponseHeaders when error.Exception is TimeoutException => (504, Rejection.UpstreamTimeout, $"upstream {upstream} stopped in the middle of its response: {detail}"),
@@ -100,8 +110,34 @@ public static class ProxyErrors
             return;
         }
 
+        if (rejection == Rejection.BodyTooLarge)
+        {
+            // The rest of the body is unread: the connection cannot carry another request, and Kestrel's own report of
+            // the same limit is this answer's.
+            context.Response.Headers.Connection = "close";
+            RefusedRequestLog.MarkAnswered(context);
+        }
+
         await WriteAsync(context, status, rejection, message, logger);
     }
+
+    private static bool InChain<T>(Exception? e) where T : Exception
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is T)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string BodyLimit(HttpContext context) =>
+        context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize is { } limit
+            ? Configuration.Units.FormatSize(limit)
+            : "configured";
 
     /// <summary>YARP's "destination" is the upstream: these are failures on its side of the exchange.</summary>
     private static bool IsUpstreamSide(ForwarderError error) => error is ForwarderError.RequestBodyDestination

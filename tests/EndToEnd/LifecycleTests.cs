@@ -66,6 +66,21 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task QueueMetricsExistBeforeTheFirstRequest()
+    {
+        // An autoscaler on the queue metrics had no data for a new or idle Pod (FailedGetPodsMetric).
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_UPSTREAM_CONCURRENCY"] = "3" });
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
+
+        var metrics = await admin.GetStringAsync("/metrics");
+
+        Assert.Contains("sidecar_upstream_concurrency_limit_requests{cluster=\"upstream\"} 3\n", metrics);
+        Assert.Contains("sidecar_upstream_concurrency_requests{cluster=\"upstream\"} 0\n", metrics);
+        Assert.Contains("sidecar_queue_requests{cluster=\"upstream\"} 0\n", metrics);
+    }
+
+    [Fact]
     public async Task RequestsCutOffByTheDrainTimeoutAreNamedInTheLog()
     {
         await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
@@ -664,11 +679,29 @@ public sealed class AccessLogTests
         stalled.Headers.Add("X-Request-ID", "log-stalled-body");
         await Assert.ThrowsAnyAsync<HttpRequestException>(async () => await (await client.SendAsync(stalled)).Content.ReadAsByteArrayAsync());
 
-        using var line = System.Text.Json.JsonDocument.Parse((await WaitForLinesAsync(sidecar, ["\"log-stalled-body\""]))[0]);
-        Assert.Equal("upstream_timeout", line.RootElement.GetProperty("rejection").GetString());
+        // A stream passed on unbuffered (X-Accel-Buffering: no) that goes quiet: the same timeout, not a failure.
+        var quiet = new HttpRequestMessage(HttpMethod.Get, "/stream?n=3&delay=3");
+        quiet.Headers.Add("X-Request-ID", "log-quiet-stream");
+        try
+        {
+            using var cut = await client.SendAsync(quiet, HttpCompletionOption.ResponseHeadersRead);
+            await cut.Content.ReadAsByteArrayAsync();
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            // The connection is cut after the first chunk; the log line below is what is checked.
+        }
+
+        foreach (var text in await WaitForLinesAsync(sidecar, ["\"log-stalled-body\"", "\"log-quiet-stream\""]))
+        {
+            using var line = System.Text.Json.JsonDocument.Parse(text);
+            Assert.Equal("upstream_timeout", line.RootElement.GetProperty("rejection").GetString());
+        }
+
+        Assert.Contains(sidecar.Output.Split('\n'), l => l.Contains("warn:") && l.Contains("GET /stream") && l.Contains("(upstream_timeout)"));
         var metrics = await client.GetStringAsync(new Uri(sidecar.AdminAddress, "/metrics"));
         Assert.Contains($"sidecar_rejections_total{{reason=\"upstream_failed\"}} {Failures}\n", metrics);
-        Assert.Contains("sidecar_rejections_total{reason=\"upstream_timeout\"} 1\n", metrics);
+        Assert.Contains("sidecar_rejections_total{reason=\"upstream_timeout\"} 2\n", metrics);
         Assert.Contains("sidecar_client_aborts_total{route=\"default\"} 0\n", metrics);
         Assert.DoesNotContain("\"client_aborted\":true", sidecar.Output);
     }

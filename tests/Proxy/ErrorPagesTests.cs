@@ -35,6 +35,10 @@ public sealed class ErrorPagesTests : IDisposable
         Assert.Equal(HttpStatusCode.BadGateway, api.StatusCode);
         Assert.Equal("text/plain; charset=utf-8", api.Content.Headers.ContentType?.ToString());
         Assert.StartsWith("502 Bad Gateway: ", await api.Content.ReadAsStringAsync());
+
+        // q=0 means "not acceptable" (RFC 9110 §12.4.2).
+        using var refusesHtml = await client.SendAsync(Get("/", "text/html;q=0, text/plain"));
+        Assert.Equal("text/plain; charset=utf-8", refusesHtml.Content.Headers.ContentType?.ToString());
     }
 
     [Fact]

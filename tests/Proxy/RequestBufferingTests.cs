@@ -137,6 +137,23 @@ public sealed class RequestBufferingTests : IAsyncLifetime
         Assert.Equal(seenBefore, _gunicorn.Seen());
     }
 
+    [Fact]
+    public async Task AChunkedBodyOverTheLimitOnAnUnbufferedRouteGetsTheSidecars413()
+    {
+        using var sidecar = new SidecarFactory(_gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_REQUEST_BUFFERING"] = "off",
+            ["SIDECAR_MAX_BODY_SIZE"] = "1k",
+        });
+        var chunk = new string('x', 4096);
+
+        var response = await RawHttp.ExchangeAsync(sidecar.Port,
+            $"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n{chunk}\r\n0\r\n\r\n", TimeSpan.FromSeconds(5));
+
+        Assert.Equal(413, RawHttp.Status(response));
+        Assert.Contains("request body is larger than the 1 KiB limit", response);
+    }
+
     [Theory]
     [InlineData("80000000")]
     [InlineData("FFFFFFFFFFFFFFFFF5")]
