@@ -587,12 +587,10 @@ public sealed class AccessLogTests
         const string Smuggled = "GET /status/299?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n";
         for (var i = 0; i < 10; i++)
         {
-            using var client = new System.Net.Sockets.TcpClient();
-            await client.ConnectAsync(System.Net.IPAddress.Loopback, sidecar.Port);
-            var stream = client.GetStream();
             // A POST and a GET, each with a body the sidecar buffers before forwarding.
             var target = i % 2 == 0 ? "POST /echo" : "GET /hello";
-            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"{target} HTTP/1.1\r\nHost: x\r\nX-Request-ID: cut-{i}\r\nContent-Length: 100\r\n\r\n{Smuggled}"));
+            using var client = await RawHttp.SendAsync(sidecar.Port, $"{target} HTTP/1.1\r\nHost: x\r\nX-Request-ID: cut-{i}\r\nContent-Length: 100\r\n\r\n{Smuggled}");
+            var stream = client.GetStream();
             client.Client.Shutdown(System.Net.Sockets.SocketShutdown.Send);
             await RawHttp.ReadUntilQuietAsync(stream, TimeSpan.FromSeconds(2));
         }
@@ -610,10 +608,8 @@ public sealed class AccessLogTests
         await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_MAX_BODY_SIZE"] = "1m" });
         for (var i = 0; i < 4; i++)
         {
-            using var client = new System.Net.Sockets.TcpClient();
-            await client.ConnectAsync(System.Net.IPAddress.Loopback, sidecar.Port);
-            await client.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes(
-                $"POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-ID: leaves-{i}\r\nContent-Length: 20000000\r\n\r\n{new string('x', 30_000)}"));
+            using var client = await RawHttp.SendAsync(sidecar.Port,
+                $"POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-ID: leaves-{i}\r\nContent-Length: 20000000\r\n\r\n{new string('x', 30_000)}");
             await Task.Delay(300);
         }
 
@@ -632,10 +628,8 @@ public sealed class AccessLogTests
             ["SIDECAR_MIN_REQUEST_BODY_RATE"] = "100",
             ["SIDECAR_RATE_GRACE_PERIOD"] = "2s",
         });
-        using var upload = new System.Net.Sockets.TcpClient();
-        await upload.ConnectAsync(System.Net.IPAddress.Loopback, sidecar.Port);
+        using var upload = await RawHttp.SendAsync(sidecar.Port, "POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-ID: log-slow-body\r\nContent-Length: 1000\r\n\r\n");
         var stream = upload.GetStream();
-        await stream.WriteAsync("POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-ID: log-slow-body\r\nContent-Length: 1000\r\n\r\n"u8.ToArray());
         var answer = "";
         for (var i = 0; i < 100 && answer.Length == 0; i++)
         {

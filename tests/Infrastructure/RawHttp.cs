@@ -20,6 +20,15 @@ public static class RawHttp
         return await ReadUntilQuietAsync(stream, quiet ?? TimeSpan.FromSeconds(2));
     }
 
+    /// <summary>Connects and sends <paramref name="request"/> (Latin-1), leaving the connection open for the caller.</summary>
+    public static async Task<TcpClient> SendAsync(int port, string request)
+    {
+        var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        await client.GetStream().WriteAsync(Encoding.Latin1.GetBytes(request));
+        return client;
+    }
+
     public static async Task<string> ReadUntilQuietAsync(NetworkStream stream, TimeSpan quiet)
     {
         var received = new StringBuilder();
