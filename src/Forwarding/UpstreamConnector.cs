@@ -100,8 +100,51 @@ public static class UpstreamConnector
     /// A NetworkStream, so HttpClient still finds the socket to check a pooled connection's health, that closes its
     /// socket without shutting it down first.
     /// </summary>
+    /// <remarks>
+    /// It also keeps HttpClient from sending a request again. When a connection ends before the first byte of a response,
+    /// HttpClient takes it for a server that dropped an idle connection and retries a bodiless request, up to three
+    /// times, on new connections too: a GET to a gunicorn worker that died or hit its timeout ran four times, side
+    /// effects included (RFC 9110 §9.2.2; nginx tries once). A new connection that ends before any response byte
+    /// arrived has delivered the request, so that end is reported as a failure HttpClient does not retry. A reused
+    /// connection's end goes through unchanged: the request may never have reached the app, and the retry is safe.
+    /// </remarks>
     private sealed class CloseWithoutShutdownStream(Socket socket) : NetworkStream(socket, ownsSocket: false)
     {
+        private bool _received;
+
+        public override int Read(Span<byte> buffer) => Received(base.Read(buffer), buffer.Length);
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                return Received(await base.ReadAsync(buffer, cancellationToken), buffer.Length);
+            }
+            catch (IOException e) when (!_received && e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+            {
+                throw new HttpIOException(HttpRequestError.ResponseEnded, "the upstream reset the connection without answering", e);
+            }
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private int Received(int read, int wanted)
+        {
+            if (read > 0)
+            {
+                _received = true;
+            }
+            else if (wanted > 0 && !_received)
+            {
+                throw new HttpIOException(HttpRequestError.ResponseEnded, "the upstream closed the connection without answering");
+            }
+
+            return read;
+        }
+
         protected override void Dispose(bool disposing)
         {
             base.Dispose(disposing);

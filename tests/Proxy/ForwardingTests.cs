@@ -146,12 +146,42 @@ public sealed class ForwardingTests : IAsyncLifetime
     {
         using var sidecar = new SidecarFactory(_gunicorn.Address);
         using var client = sidecar.Client();
+        var seenBefore = _gunicorn.Seen();
 
         var response = await client.GetAsync("/die");
 
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         var text = await response.Content.ReadAsStringAsync();
         Assert.StartsWith($"502 Bad Gateway: upstream {_gunicorn.Address} closed the connection without answering", text);
+        // Once: HttpClient retried a bodiless request whose connection ended before any answer, so the view ran four times.
+        Assert.Equal(seenBefore + 1, _gunicorn.Seen());
+    }
+
+    [Fact]
+    public async Task AnUpstreamThatResetsAfterReadingTheRequestFailedItWasNotUnreachable()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var accepted = 0;
+        var resets = Task.Run(async () =>
+        {
+            while (true)
+            {
+                using var connection = await listener.AcceptTcpClientAsync();
+                Interlocked.Increment(ref accepted);
+                await connection.GetStream().ReadAsync(new byte[4096]);
+                connection.Client.LingerState = new System.Net.Sockets.LingerOption(true, 0); // close with RST
+            }
+        });
+        using var sidecar = new SidecarFactory(new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}"));
+        using var client = sidecar.Client();
+
+        var response = await client.GetAsync("/reset");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("closed the connection without answering", await response.Content.ReadAsStringAsync());
+        Assert.Equal(1, Volatile.Read(ref accepted));
+        listener.Stop();
     }
 
     [Fact]
