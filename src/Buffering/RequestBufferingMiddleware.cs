@@ -110,7 +110,6 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         }
         catch (BadHttpRequestException e)
         {
-            RefusedRequestLog.MarkAnswered(context);
             // Too slow (MinRequestBodyRate), malformed chunking, or a body that ended early.
             EndConnectionAfterThisRequest(context);
             var rejection = e.StatusCode == StatusCodes.Status408RequestTimeout ? Rejection.SlowBody : Rejection.ClientAborted;
@@ -127,7 +126,6 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         {
             // The client is still there, so its body is what failed: Kestrel reports a chunk size too large to hold
             // as an IOException, not a bad request, and the client got an empty 200 while the upload was dropped.
-            RefusedRequestLog.MarkAnswered(context);
             EndConnectionAfterThisRequest(context);
             await ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, Telemetry.ConnectionRejections.BadRequest,
                 $"request body not received: {e.Message}", logger);
@@ -167,10 +165,12 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
     /// <summary>
     /// Where an unfinished body ends is unknown, so nothing more may be read from the connection as a request. Kestrel
     /// does not ensure it: when a client half-closed in the middle of its body, the request was aborted, keep-alive
-    /// stayed on, and the body's remaining bytes were parsed as the next request and forwarded to the app.
+    /// stayed on, and the body's remaining bytes were parsed as the next request and forwarded to the app. The failure
+    /// is this request's to report, not Kestrel's second report of it (<see cref="RefusedRequestLog"/>).
     /// </summary>
     private static void EndConnectionAfterThisRequest(HttpContext context)
     {
+        RefusedRequestLog.MarkAnswered(context);
         context.Response.Headers.Connection = "close";
         context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeNotificationFeature>()?.RequestClose();
     }

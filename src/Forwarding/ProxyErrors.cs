@@ -30,17 +30,8 @@ public static class ProxyErrors
         logger.LogWarning("{Status} {Method} {Path} ({Rejection}): {Message} [request {RequestId}]",
             status, context.Request.Method, context.Request.Path.Value, rejection, message, record?.RequestId);
 
-        // Clear() drops every header, including a "Connection: close" the caller set because the request's framing
-        // cannot be trusted (smuggling shapes, oversized bodies); that one must survive.
-        var connection = context.Response.Headers.Connection;
-        context.Response.Clear();
-        context.Response.Headers.Connection = connection;
-        context.Response.StatusCode = status;
+        ClearForAnswer(context, status);
         var settings = context.RequestServices.GetRequiredService<Configuration.ConfigHolder>().Settings;
-        if (record is not null)
-        {
-            context.Response.Headers[settings.RequestIdHeader] = record.RequestId;
-        }
 
         if (retryAfter is { } delay)
         {
@@ -53,6 +44,24 @@ public static class ProxyErrors
         var body = page ?? System.Text.Encoding.UTF8.GetBytes($"{status} {ReasonPhrase(status)}: {message}\n");
         context.Response.ContentLength = body.Length;
         await context.Response.Body.WriteAsync(body);
+    }
+
+    /// <summary>
+    /// Drops what a stage had prepared (headers, status) for an answer of the sidecar's own, keeping the two headers that
+    /// belong to the exchange rather than to that answer: the request id, and a "Connection: close" the caller set
+    /// because the request's framing cannot be trusted (smuggling shapes, oversized bodies).
+    /// </summary>
+    public static void ClearForAnswer(HttpContext context, int status)
+    {
+        var response = context.Response;
+        var connection = response.Headers.Connection;
+        response.Clear();
+        response.Headers.Connection = connection;
+        response.StatusCode = status;
+        if (context.Features.Get<RequestRecord>() is { } record)
+        {
+            response.Headers[context.RequestServices.GetRequiredService<Configuration.ConfigHolder>().Settings.RequestIdHeader] = record.RequestId;
+        }
     }
 
     private static string ReasonPhrase(int status) =>

@@ -42,17 +42,7 @@ public static class UpstreamConnector
         var (socket, endpoint) = socketPath is null
             ? TcpSocket(upstream.DnsSafeHost, upstream.Port)
             : (UnixSocket(), new UnixDomainSocketEndPoint(socketPath));
-        using (socket)
-        {
-            try
-            {
-                await socket.ConnectAsync(endpoint, cancellationToken);
-            }
-            catch (SocketException e) when (Explain(e, endpoint) is { } explained)
-            {
-                throw explained;
-            }
-        }
+        await using var connection = await ConnectAsync(socket, endpoint, cancellationToken);
     }
 
     /// <summary>

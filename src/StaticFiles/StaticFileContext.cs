@@ -121,11 +121,7 @@ public static class StaticFileContext
             "{Status} {Path}: {File} {Problem}; set Watch on its mount to follow changes, or restart the sidecar",
             status, context.Request.Path.Value, variant.PhysicalPath, problem);
         var response = context.Response;
-        var requestIdHeader = context.RequestServices.GetRequiredService<Configuration.ConfigHolder>().Settings.RequestIdHeader;
-        var requestId = response.Headers[requestIdHeader];
-        response.Clear();
-        response.Headers[requestIdHeader] = requestId;
-        response.StatusCode = status;
+        Forwarding.ProxyErrors.ClearForAnswer(context, status);
         response.Headers.CacheControl = NoStore;
         var body = gone ? NotFoundBody : ChangedBody;
         if (context.Features.Get<RequestRecord>() is { } record)
