@@ -18,8 +18,6 @@ public sealed class AdmissionQueues : IDisposable
         AdmissionMetrics.Track(this);
     }
 
-    public IEnumerable<AdmissionQueue> All => _queues.Values;
-
     /// <summary>
     /// Every queue, with one for each configured cluster that has a limit even before its first request: the queue
     /// metrics appeared only with a Pod's first proxied request, so an autoscaler reading them had no data for a new
