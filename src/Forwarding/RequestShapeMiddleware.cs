@@ -12,7 +12,8 @@ namespace Sidecar.Forwarding;
 /// Also refuses the two methods a reverse proxy in front of an app does not pass on, as nginx does: CONNECT
 /// (a tunnel request; YARP cannot forward it and it surfaced as a 502 counted as an upstream failure, so every
 /// scanner probing for open proxies set off the upstream alert) and TRACE (it echoes the request back);
-/// and <c>OPTIONS *</c>, which cannot be forwarded as it was asked. Header names with underscores go too.
+/// and <c>OPTIONS *</c>, which cannot be forwarded as it was asked. Header names with underscores go too, and so do
+/// the headers the client's Connection header names.
 /// </summary>
 public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<RequestShapeMiddleware> logger)
 {
@@ -35,6 +36,11 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
 
         var headers = context.Request.Headers;
         DropUnderscoreHeaders(headers);
+        if (headers.Connection.Count > 0)
+        {
+            DropConnectionOptions(headers);
+        }
+
         if (headers.TransferEncoding.Count == 0)
         {
             return next(context);
@@ -66,6 +72,34 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
             foreach (var name in names)
             {
                 headers.Remove(name);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The headers a Connection header names are for this hop alone (RFC 9110 §7.6.1): <c>Connection: X-Debug</c>
+    /// keeps X-Debug from the app, whatever proxy it passed first. nginx forwards them. The framing and Host are the
+    /// sidecar's to set, and Upgrade is how YARP sees a WebSocket, so a name of one of those changes nothing.
+    /// </summary>
+    private static void DropConnectionOptions(IHeaderDictionary headers)
+    {
+        foreach (var value in headers.Connection)
+        {
+            foreach (var range in value.AsSpan().Split(','))
+            {
+                var name = value.AsSpan()[range].Trim(" \t");
+                if (name.Length == 0
+                    || name.Equals("close", StringComparison.OrdinalIgnoreCase)
+                    || name.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
+                    || name.Equals("upgrade", StringComparison.OrdinalIgnoreCase)
+                    || name.Equals("host", StringComparison.OrdinalIgnoreCase)
+                    || name.Equals("content-length", StringComparison.OrdinalIgnoreCase)
+                    || name.Equals("transfer-encoding", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                headers.Remove(name.ToString());
             }
         }
     }

@@ -68,6 +68,32 @@ public sealed class RequestShapeTests : IAsyncLifetime
         Assert.Equal("2", headers.GetProperty("X-Custom-Kept").GetString());
     }
 
+    [Fact]
+    public async Task HeadersTheConnectionHeaderNamesStopAtTheSidecar()
+    {
+        var response = await RawHttp.ExchangeAsync(_sidecar.Port,
+            "GET /headers HTTP/1.1\r\nHost: a.example\r\nConnection: keep-alive, X-Hop ,x-other, Host\r\nConnection: close\r\n" +
+            "X-Hop: 1\r\nX-Other: 2\r\nX-Kept: 3\r\n\r\n");
+
+        Assert.Equal(200, RawHttp.Status(response));
+        var headers = System.Text.Json.JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+        Assert.False(headers.TryGetProperty("X-Hop", out _));
+        Assert.False(headers.TryGetProperty("X-Other", out _));
+        Assert.Equal("3", headers.GetProperty("X-Kept").GetString());
+        Assert.Equal("a.example", headers.GetProperty("Host").GetString());
+    }
+
+    [Fact]
+    public async Task ConnectionCannotNameAwayTheBody()
+    {
+        var response = await RawHttp.ExchangeAsync(_sidecar.Port,
+            "POST /echo HTTP/1.1\r\nHost: a.example\r\nConnection: close, Content-Length\r\nContent-Length: 4\r\n\r\nabcd");
+
+        Assert.Equal(200, RawHttp.Status(response));
+        var echo = System.Text.Json.JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+        Assert.Equal(4, echo.GetProperty("length").GetInt32());
+    }
+
     [Theory]
     [InlineData("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "CONNECT")]
     [InlineData("TRACE /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "TRACE")]
