@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.ResponseCompression;
 using Microsoft.Extensions.Options;
 using Sidecar.Configuration;
+using Microsoft.Net.Http.Headers;
 using Sidecar.Logging;
+using Yarp.ReverseProxy.Transforms;
 
 namespace Sidecar.StaticFiles;
 
@@ -53,5 +55,50 @@ public sealed class DynamicCompressionProvider(IServiceProvider services, IOptio
         }
 
         return true;
+    }
+}
+
+/// <summary>
+/// What caches are told about compressed app responses beyond the response compression middleware, which only
+/// looks at requests that carry Accept-Encoding.
+/// A response that would have been compressed for another client says <c>Vary: Accept-Encoding</c> even when this
+/// client asked for no encoding (nginx's <c>gzip_vary on</c>); without it a shared cache stored the plain copy under
+/// the URL alone and gave it to every client after.
+/// And a 304 gets back the validator the client holds. The app never sees Accept-Encoding, so when a client
+/// revalidates a compressed page with <c>If-None-Match: W/"x"</c> the app confirms it with its own strong
+/// <c>"x"</c> and no Vary; a cache then updates what it stored from the 304 (RFC 9111 §4.3.4) and would hold
+/// compressed bytes under the strong validator of the plain ones.
+/// </summary>
+public static class CompressionCacheHeaders
+{
+    public static ValueTask ApplyAsync(ResponseTransformContext context)
+    {
+        var http = context.HttpContext;
+        var response = http.Response;
+        if (response.StatusCode == StatusCodes.Status304NotModified)
+        {
+            var etag = response.Headers.ETag.ToString();
+            if (etag.StartsWith('"') && http.Request.Headers.IfNoneMatch.ToString().Contains("W/" + etag, StringComparison.Ordinal))
+            {
+                response.Headers.ETag = "W/" + etag;
+                AddVary(response);
+            }
+        }
+        else if (http.Request.Headers.AcceptEncoding.Count == 0
+            && http.RequestServices.GetRequiredService<ConfigHolder>().Settings.DynamicCompression
+            && http.RequestServices.GetRequiredService<IResponseCompressionProvider>().ShouldCompressResponse(http))
+        {
+            AddVary(response);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static void AddVary(HttpResponse response)
+    {
+        if (!response.Headers.Vary.ToString().Contains(HeaderNames.AcceptEncoding, StringComparison.OrdinalIgnoreCase))
+        {
+            response.Headers.Append(HeaderNames.Vary, HeaderNames.AcceptEncoding);
+        }
     }
 }

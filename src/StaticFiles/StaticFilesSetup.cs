@@ -52,5 +52,6 @@ public static class StaticFilesSetup
             return ValueTask.CompletedTask;
         });
         context.AddResponseTransform(AccelRedirect.ApplyAsync);
+        context.AddResponseTransform(CompressionCacheHeaders.ApplyAsync);
     }
 }

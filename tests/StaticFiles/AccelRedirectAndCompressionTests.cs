@@ -135,6 +135,40 @@ public sealed class AccelRedirectAndCompressionTests : IAsyncLifetime
         {
             Assert.Equal("\"page-20000\"", Header(response, "ETag"));
         }
+
+        // Another client may get it compressed, so a shared cache must key on Accept-Encoding whatever this one asked.
+        Assert.Contains("Accept-Encoding", Header(response, "Vary"));
+    }
+
+    [Fact]
+    public async Task ARequestWithoutAcceptEncodingStillTellsCachesTheResponseVaries()
+    {
+        using var client = _sidecar.Client();
+        using var page = await client.SendAsync(Get("/page?size=20000"));
+        Assert.Equal("", Header(page, "Content-Encoding"));
+        Assert.Equal("Accept-Encoding", Header(page, "Vary"));
+        Assert.Equal("\"page-20000\"", Header(page, "ETag"));
+
+        // Bytes that are never compressed do not vary.
+        using var binary = await client.SendAsync(Get("/big?size=20000"));
+        Assert.Equal("", Header(binary, "Vary"));
+    }
+
+    [Fact]
+    public async Task A304ForACompressedPageConfirmsTheValidatorTheClientHolds()
+    {
+        using var client = _sidecar.Client();
+        using (var compressed = await client.SendAsync(Get("/page?size=20000", ("Accept-Encoding", "gzip"), ("If-None-Match", "W/\"page-20000\""))))
+        {
+            Assert.Equal(HttpStatusCode.NotModified, compressed.StatusCode);
+            Assert.Equal("W/\"page-20000\"", Header(compressed, "ETag"));
+            Assert.Contains("Accept-Encoding", Header(compressed, "Vary"));
+        }
+
+        // A client holding the app's own strong validator gets it back as the app sent it.
+        using var plain = await client.SendAsync(Get("/page?size=20000", ("If-None-Match", "\"page-20000\"")));
+        Assert.Equal(HttpStatusCode.NotModified, plain.StatusCode);
+        Assert.Equal("\"page-20000\"", Header(plain, "ETag"));
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /status/N              answers with status N
   /status/N?body=TEXT    the same, with TEXT as the body and its Content-Length whatever the status (an app bug)
   /accel?path=P&type=T   X-Accel-Redirect to P (with Content-Type T when given)
-  /page?size=N           N bytes of text/html (compressible), with a strong ETag
+  /page?size=N           N bytes of text/html (compressible), with a strong ETag; 304 when If-None-Match holds it, weak or strong
   /truncated?size=N      promises N bytes, sends half, then the worker process dies
   /die                   the worker process dies before answering (as when the OOM killer or gunicorn's timeout ends it)
   /stall?size=N&s=F      promises N bytes, sends half, waits F seconds, then sends the rest
@@ -160,7 +160,12 @@ def _route(path, query, environ, start_response):
     if path == "/page":
         size = int(query.get("size", ["20000"])[0])
         body = (b"<p>sidecar static and dynamic compression</p>\n" * (size // 46 + 1))[:size]
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(size)), ("ETag", '"page-%d"' % size)])
+        etag = '"page-%d"' % size
+        # Weak comparison, as Django's ConditionalGetMiddleware makes; the 304 carries the strong ETag the app knows.
+        if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
+            start_response("304 Not Modified", [("ETag", etag)])
+            return [b""]
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(size)), ("ETag", etag)])
         return [body]
     if path == "/gzipped":
         import gzip
