@@ -12,7 +12,9 @@ namespace Sidecar.Forwarding;
 /// Also refuses the two methods a reverse proxy in front of an app does not pass on, as nginx does: CONNECT
 /// (a tunnel request; YARP cannot forward it and it surfaced as a 502 counted as an upstream failure, so every
 /// scanner probing for open proxies set off the upstream alert) and TRACE (it echoes the request back);
-/// and <c>OPTIONS *</c>, which cannot be forwarded as it was asked. Header names with underscores go too, and so do
+/// and <c>OPTIONS *</c>, which cannot be forwarded as it was asked. A method in lower case is refused as nginx refuses
+/// it: ASP.NET Core's checks and HttpClient take "head" for HEAD while Kestrel does not, so the sidecar sent no body
+/// where Kestrel expected one and the client got a 500. Header names with underscores go too, and so do
 /// the headers the client's Connection header names.
 /// </summary>
 public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<RequestShapeMiddleware> logger)
@@ -20,6 +22,12 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
     public Task InvokeAsync(HttpContext context)
     {
         var method = context.Request.Method;
+        if (method.AsSpan().IndexOfAnyInRange('a', 'z') >= 0)
+        {
+            return ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, ConnectionRejections.BadRequest,
+                $"method names are case-sensitive and the sidecar takes them in capitals only: send {method.ToUpperInvariant()}, not {method}", logger);
+        }
+
         if (HttpMethods.IsConnect(method) || HttpMethods.IsTrace(method))
         {
             return ProxyErrors.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, Rejection.MethodNotAllowed,

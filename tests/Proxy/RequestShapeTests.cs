@@ -106,6 +106,19 @@ public sealed class RequestShapeTests : IAsyncLifetime
         Assert.Equal(seenBefore, _gunicorn.Seen());
     }
 
+    [Theory]
+    [InlineData("head", "HEAD")]
+    [InlineData("Get", "GET")]
+    [InlineData("post", "POST")]
+    public async Task MethodsInLowerCaseAreRefusedNotAnsweredWithA500(string method, string capitals)
+    {
+        var seenBefore = _gunicorn.Seen();
+        var response = await RawHttp.ExchangeAsync(_sidecar.Port, $"{method} /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", TimeSpan.FromSeconds(5));
+        Assert.Equal(400, RawHttp.Status(response));
+        Assert.Contains($"send {capitals}, not {method}", response);
+        Assert.Equal(seenBefore, _gunicorn.Seen());
+    }
+
     [Fact]
     public async Task AsteriskOptionsIsRefusedRatherThanForwardedAsTheHomePage()
     {
