@@ -10,6 +10,8 @@ namespace Sidecar.StaticFiles;
 /// </summary>
 public static class AcceptEncoding
 {
+    public enum Coding { Identity, Gzip, Brotli }
+
     public static StaticVariant Select(StringValues header, StaticAsset asset)
     {
         if (header.Count == 0 || !asset.HasVariants)
@@ -17,6 +19,23 @@ public static class AcceptEncoding
             return asset.Identity;
         }
 
+        return Choose(header, asset.Identity.Length, asset.Gzip?.Length, asset.Brotli?.Length) switch
+        {
+            Coding.Brotli => asset.Brotli!,
+            Coding.Gzip => asset.Gzip!,
+            _ => asset.Identity,
+        };
+    }
+
+    /// <summary>
+    /// The same choice for a body not yet compressed (the app's): Brotli is taken to come out smaller than gzip, and
+    /// either smaller than the plain body.
+    /// </summary>
+    public static Coding SelectForUnknownSizes(StringValues header) =>
+        header.Count == 0 ? Coding.Identity : Choose(header, identityLength: 3, gzipLength: 2, brotliLength: 1);
+
+    private static Coding Choose(StringValues header, long identityLength, long? gzipLength, long? brotliLength)
+    {
         // Qualities in thousandths; -1 = not mentioned.
         int br = -1, gzip = -1, identity = -1, star = -1;
         foreach (var value in header)
@@ -52,24 +71,26 @@ public static class AcceptEncoding
             }
         }
 
-        var best = asset.Identity;
+        var best = Coding.Identity;
+        var bestLength = identityLength;
         // Unmentioned identity is acceptable but the last resort, so "br;q=0.5" still means "br, please".
         var bestQ = identity >= 0 ? identity : star >= 0 ? star : 1;
-        Consider(asset.Gzip, gzip >= 0 ? gzip : Math.Max(star, 0), ref best, ref bestQ);
-        Consider(asset.Brotli, br >= 0 ? br : Math.Max(star, 0), ref best, ref bestQ);
+        Consider(Coding.Gzip, gzipLength, gzip >= 0 ? gzip : Math.Max(star, 0), ref best, ref bestLength, ref bestQ);
+        Consider(Coding.Brotli, brotliLength, br >= 0 ? br : Math.Max(star, 0), ref best, ref bestLength, ref bestQ);
         return best;
     }
 
-    private static void Consider(StaticVariant? candidate, int q, ref StaticVariant best, ref int bestQ)
+    private static void Consider(Coding candidate, long? length, int q, ref Coding best, ref long bestLength, ref int bestQ)
     {
-        if (candidate is null || q <= 0)
+        if (length is not { } candidateLength || q <= 0)
         {
             return;
         }
 
-        if (q > bestQ || bestQ <= 0 || (q == bestQ && candidate.Length < best.Length))
+        if (q > bestQ || bestQ <= 0 || (q == bestQ && candidateLength < bestLength))
         {
             best = candidate;
+            bestLength = candidateLength;
             bestQ = q;
         }
     }

@@ -11,7 +11,7 @@ namespace Sidecar.StaticFiles;
 /// ASP.NET Core's response compression, applied to the app's text responses with the sidecar's rules on top:
 /// the switch and the minimum size are read per request (hot reload), responses served from a static mount
 /// (X-Accel-Redirect) and <c>Cache-Control: no-transform</c> are left alone, and a strong ETag from the app is
-/// weakened, because the compressed bytes are no longer the representation that ETag named.
+/// weakened, because the compressed bytes are no longer the representation that ETag named; Accept-Ranges goes too.
 /// </summary>
 public sealed class DynamicCompressionProvider(IServiceProvider services, IOptions<ResponseCompressionOptions> options, ConfigHolder config)
     : IResponseCompressionProvider
@@ -26,7 +26,14 @@ public sealed class DynamicCompressionProvider(IServiceProvider services, IOptio
 
     private readonly ResponseCompressionProvider _inner = new(services, options);
 
-    public ICompressionProvider? GetCompressionProvider(HttpContext context) => _inner.GetCompressionProvider(context);
+    /// <summary>The static files' negotiation, so both answer one Accept-Encoding alike (ASP.NET Core's own ignores <c>*</c>).</summary>
+    public ICompressionProvider? GetCompressionProvider(HttpContext context) =>
+        AcceptEncoding.SelectForUnknownSizes(context.Request.Headers.AcceptEncoding) switch
+        {
+            AcceptEncoding.Coding.Brotli => CoalescingCompressionProvider.Brotli,
+            AcceptEncoding.Coding.Gzip => CoalescingCompressionProvider.Gzip,
+            _ => null,
+        };
 
     public bool CheckRequestAcceptsCompression(HttpContext context) =>
         config.Settings.DynamicCompression && _inner.CheckRequestAcceptsCompression(context);
@@ -42,12 +49,14 @@ public sealed class DynamicCompressionProvider(IServiceProvider services, IOptio
             return false;
         }
 
-        // Only a response that will really be encoded (not "identity" chosen) loses its strong validator.
-        if (_inner.GetCompressionProvider(context) is null)
+        // Only a response that will really be encoded (not "identity" chosen) loses its strong validator, and its
+        // byte ranges: a range of the app's bytes is not one of the encoded bytes the client gets.
+        if (GetCompressionProvider(context) is null)
         {
             return true;
         }
 
+        response.Headers.AcceptRanges = default;
         var etag = response.Headers.ETag.ToString();
         if (etag.StartsWith('"'))
         {

@@ -19,6 +19,7 @@ public static class StaticFilesSetup
             // Whether to compress is the sidecar's setting (see the README's BREACH note), not the scheme's.
             options.EnableForHttps = true;
             options.MimeTypes = DynamicCompressionProvider.MimeTypes;
+            // DynamicCompressionProvider picks between these two itself; listed here, ASP.NET Core builds no others.
             options.Providers.Add(CoalescingCompressionProvider.Brotli);
             options.Providers.Add(CoalescingCompressionProvider.Gzip);
         });

@@ -130,10 +130,12 @@ public sealed class AccelRedirectAndCompressionTests : IAsyncLifetime
         {
             Assert.Equal("W/\"page-20000\"", Header(response, "ETag"));
             Assert.Contains("Accept-Encoding", Header(response, "Vary"));
+            Assert.Equal("", Header(response, "Accept-Ranges"));
         }
         else
         {
             Assert.Equal("\"page-20000\"", Header(response, "ETag"));
+            Assert.Equal("bytes", Header(response, "Accept-Ranges"));
         }
 
         // Another client may get it compressed, so a shared cache must key on Accept-Encoding whatever this one asked.
@@ -152,6 +154,22 @@ public sealed class AccelRedirectAndCompressionTests : IAsyncLifetime
         // Bytes that are never compressed do not vary.
         using var binary = await client.SendAsync(Get("/big?size=20000"));
         Assert.Equal("", Header(binary, "Vary"));
+    }
+
+    /// <summary>App responses are negotiated as static files are (RFC 9110 §12.5.3): "*" covers codings not named.</summary>
+    [Theory]
+    [InlineData("*;q=0.5, identity;q=0.6", "")]
+    [InlineData("*;q=0.5, br;q=0.4", "gzip")]
+    [InlineData("x-gzip", "gzip")]
+    [InlineData("gzip, br", "br")]
+    [InlineData("gzip;q=0, br;q=0", "")]
+    [InlineData("*", "br")]
+    public async Task AppResponsesAreNegotiatedLikeStaticFiles(string acceptEncoding, string expected)
+    {
+        using var client = _sidecar.Client();
+        using var response = await client.SendAsync(Get("/page?size=20000", ("Accept-Encoding", acceptEncoding)));
+        Assert.Equal(expected, Header(response, "Content-Encoding"));
+        Assert.Equal(20000, (await DecodedBody(response)).Length);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /status/N              answers with status N
   /status/N?body=TEXT    the same, with TEXT as the body and its Content-Length whatever the status (an app bug)
   /accel?path=P&type=T   X-Accel-Redirect to P (with Content-Type T when given)
-  /page?size=N           N bytes of text/html (compressible), with a strong ETag; 304 when If-None-Match holds it, weak or strong
+  /page?size=N           N bytes of text/html (compressible), with a strong ETag and Accept-Ranges; 304 when If-None-Match holds it, weak or strong
   /truncated?size=N      promises N bytes, sends half, then the worker process dies
   /die                   the worker process dies before answering (as when the OOM killer or gunicorn's timeout ends it)
   /stall?size=N&s=F      promises N bytes, sends half, waits F seconds, then sends the rest
@@ -165,7 +165,7 @@ def _route(path, query, environ, start_response):
         if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
             start_response("304 Not Modified", [("ETag", etag)])
             return [b""]
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(size)), ("ETag", etag)])
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(size)), ("ETag", etag), ("Accept-Ranges", "bytes")])
         return [body]
     if path == "/gzipped":
         import gzip
