@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Compression;
 using Microsoft.AspNetCore.ResponseCompression;
 
@@ -9,7 +10,9 @@ namespace Sidecar.StaticFiles;
 /// compressor one upstream chunk at a time, often a single line; Brotli at its fastest setting compresses each
 /// write on its own, so a 229 KB CSV-like body written a line at a time came out at 289 KB (larger than sent
 /// plain) and took 20 times the CPU; gathered into blocks it is 21 KB. A flush (a stream the app asked not
-/// to buffer) still passes everything written so far at once.
+/// to buffer) still passes everything written so far at once, and so does a write a second or more after the last
+/// flush: a report trickling out of the app would otherwise send nothing, not even its headers, until
+/// 64 KiB had gathered, and an ingress's read timeout could end it first.
 /// </summary>
 public sealed class CoalescingCompressionProvider(string encodingName, Func<Stream, Stream> createCompressor) : ICompressionProvider
 {
@@ -33,8 +36,10 @@ public sealed class CoalescingCompressionProvider(string encodingName, Func<Stre
     private sealed class CoalescingStream(Stream compressor) : Stream
     {
         private const int BlockSize = 64 * 1024;
+        private static readonly TimeSpan LongestHold = TimeSpan.FromSeconds(1);
         private byte[]? _block;
         private int _count;
+        private long _lastSent = Stopwatch.GetTimestamp();
 
         public override bool CanRead => false;
 
@@ -66,6 +71,11 @@ public sealed class CoalescingCompressionProvider(string encodingName, Func<Stre
                     await DrainAsync(cancellationToken);
                 }
             }
+
+            if (Stopwatch.GetElapsedTime(_lastSent) >= LongestHold)
+            {
+                await FlushAsync(cancellationToken);
+            }
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -82,18 +92,25 @@ public sealed class CoalescingCompressionProvider(string encodingName, Func<Stre
                     Drain();
                 }
             }
+
+            if (Stopwatch.GetElapsedTime(_lastSent) >= LongestHold)
+            {
+                Flush();
+            }
         }
 
         public override async Task FlushAsync(CancellationToken cancellationToken)
         {
             await DrainAsync(cancellationToken);
             await compressor.FlushAsync(cancellationToken);
+            _lastSent = Stopwatch.GetTimestamp();
         }
 
         public override void Flush()
         {
             Drain();
             compressor.Flush();
+            _lastSent = Stopwatch.GetTimestamp();
         }
 
         public override async ValueTask DisposeAsync()

@@ -239,6 +239,9 @@ public sealed class ResponseBufferingTests : IAsyncLifetime
     [InlineData("/stream?n=3&delay=1", "gzip")]
     [InlineData("/stream?n=3&delay=1", "br")]
     [InlineData("/sse?n=3&delay=1", null)]
+    // Compressed, a stream the app did not ask to pass unbuffered still goes out at least once a second.
+    [InlineData("/trickle?n=8&delay=0.5", "gzip")]
+    [InlineData("/trickle?n=8&delay=0.5", "br")]
     public async Task StreamingResponsesAreNotHeldBack(string path, string? acceptEncoding)
     {
         using var sidecar = new SidecarFactory(_gunicorn.Address);

@@ -9,6 +9,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /big?size=N&numbered=1 N bytes (a multiple of 8) where each 8-byte word is its own index, big-endian: no two ranges alike
   /sleep?s=F             sleeps F seconds, then answers
   /stream?n=N&delay=F    N chunks, F seconds apart, with X-Accel-Buffering: no
+  /trickle?n=N&delay=F   the same without X-Accel-Buffering (a slow streamed export)
   /chunked?n=N           N lines "chunk i", chunked (no Content-Length), bufferable
   /sse?n=N&delay=F       text/event-stream, N events
   /events/...?until=P    text/event-stream: one event, then waits (up to 20 s) for file P to exist, then a last event
@@ -133,10 +134,11 @@ def _route(path, query, environ, start_response):
     if path == "/chunked":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return _slow(int(query.get("n", ["3"])[0]), 0, False)
-    if path in ("/stream", "/sse"):
+    if path in ("/stream", "/sse", "/trickle"):
         n = int(query.get("n", ["3"])[0])
         delay = float(query.get("delay", ["0.5"])[0])
-        headers = [("Content-Type", "text/event-stream")] if path == "/sse" else [("Content-Type", "text/plain"), ("X-Accel-Buffering", "no")]
+        headers = {"/sse": [("Content-Type", "text/event-stream")], "/trickle": [("Content-Type", "text/plain")]}.get(
+            path, [("Content-Type", "text/plain"), ("X-Accel-Buffering", "no")])
         start_response("200 OK", headers)
         return _slow(n, delay, path == "/sse")
     if path.startswith("/events/"):
