@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Sidecar.Configuration;
@@ -9,6 +10,7 @@ namespace Sidecar.Configuration;
 /// swap (which the default .NET watcher misses), in-place edits, and replacements that keep the timestamp alike.
 /// A changed file is parsed and validated completely (<see cref="ConfigValidation"/>) before anything changes;
 /// on any problem the config in force stays and the rejection is logged once, with every reason.
+/// SIGHUP reads the file at once, as it makes nginx reload, whatever the interval (0 included).
 /// </summary>
 public sealed class ConfigReloader(
     ConfigHolder holder,
@@ -21,10 +23,29 @@ public sealed class ConfigReloader(
     private readonly ConfigValidation _validation = new(yarp);
     private readonly SemaphoreSlim _gate = new(1, 1);
     private string _lastSeen = holder.Current.Hash;
+    private PosixSignalRegistration? _hangup;
 
     public enum Outcome { Unchanged, Applied, Rejected }
 
     private string? Lookup(string key) => configuration[key];
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Unhandled, SIGHUP ended the process on the spot and dropped every request in flight; scripts and
+        // config-reloader containers written for nginx send it after each ConfigMap change.
+        _hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            _ = Task.Run(CheckOnHangupAsync);
+        });
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override void Dispose()
+    {
+        _hangup?.Dispose();
+        base.Dispose();
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -36,14 +57,25 @@ public sealed class ConfigReloader(
                 path, holder.Settings.ConfigPollInterval, holder.Current.Hash);
         }
 
+        var atStart = true;
         while (!stoppingToken.IsCancellationRequested)
         {
             var interval = holder.Settings.ConfigPollInterval;
             if (interval <= TimeSpan.Zero)
             {
-                logger.LogInformation("Config hot reload is off (ConfigPollInterval 0); {Path} is not watched", path);
+                if (atStart)
+                {
+                    logger.LogInformation("Config hot reload is off (ConfigPollInterval 0); {Path} is read again only on SIGHUP", path);
+                }
+                else
+                {
+                    logger.LogWarning("Config hot reload is now off (the config in force sets ConfigPollInterval 0): later changes to {Path} are read only on SIGHUP or at a restart", path);
+                }
+
                 return;
             }
+
+            atStart = false;
 
             try
             {
@@ -63,6 +95,23 @@ public sealed class ConfigReloader(
                 // The poller must outlive any surprise; the config in force is untouched when a check fails.
                 logger.LogError(e, "Config reload check failed unexpectedly; keeping config {Hash}", holder.Current.Hash);
             }
+        }
+    }
+
+    private async Task CheckOnHangupAsync()
+    {
+        var (path, _) = ConfigLoader.ResolvePath(Lookup);
+        logger.LogInformation("SIGHUP: reading {Path} now", path);
+        try
+        {
+            if (await CheckAsync() == Outcome.Unchanged)
+            {
+                logger.LogInformation("SIGHUP: {Path} is as last read; config {Hash} stays in force", path, holder.Current.Hash);
+            }
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Config reload on SIGHUP failed unexpectedly; keeping config {Hash}", holder.Current.Hash);
         }
     }
 

@@ -272,6 +272,35 @@ public sealed class HotReloadTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await client.SendAsync(tooLarge)).StatusCode);
     }
 
+    /// <summary>nginx reloads on SIGHUP, and scripts written for it send one; it used to end the process on the spot.</summary>
+    [Fact]
+    public async Task SighupReadsTheConfigAtOnceEvenWithPollingOff()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        using var volume = new KubeletVolume();
+        volume.Write("sidecar.json", ConfigText.Versioned("v1"));
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_CONFIG"] = volume.PathOf("sidecar.json"),
+            ["SIDECAR_CONFIG_POLL_INTERVAL"] = "0",
+        });
+        using var client = new HttpClient { BaseAddress = sidecar.Address };
+        var slow = client.GetAsync("/sleep?s=1");
+
+        volume.Write("sidecar.json", ConfigText.Versioned("v2"));
+        await Task.Delay(200);
+        sidecar.Process.Signal(1);
+        await ConfigText.EventuallyAsync(async () => (await client.GetAsync("/hello")).Headers.TryGetValues("X-Config", out var v) && v.Single() == "v2",
+            "the new config in force after SIGHUP", detail: () => "\n" + sidecar.Output);
+
+        Assert.Equal(HttpStatusCode.OK, (await slow).StatusCode);
+        Assert.False(sidecar.Process.HasExited);
+        Assert.Contains("SIGHUP: reading", sidecar.Output);
+
+        sidecar.Process.Signal(1);
+        await ConfigText.EventuallyAsync(() => sidecar.Output.Contains("is as last read; config"), "the unchanged file reported", detail: () => "\n" + sidecar.Output);
+    }
+
     [Fact]
     public async Task ARouteUpstreamTimeoutAppliesToThatRouteOnly()
     {
