@@ -77,6 +77,7 @@ public static class SidecarHost
         }
 
         RegisterDraining(app, settings);
+        app.UseCloseConnectionsWhileDraining();
 
         var adminPort = settings.AdminPort;
         app.MapWhen(context => context.Connection.LocalPort == adminPort, admin =>

@@ -57,7 +57,11 @@ public sealed class LifecycleTests
         var ready = await admin.GetAsync("/healthz/ready");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
         Assert.Contains("draining", await ready.Content.ReadAsStringAsync());
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/hello")).StatusCode);
+        // Still answered during ShutdownDelay, but kept-alive clients are told to go: reused after the delay, the
+        // connection would be closed under their next request.
+        using var during = await client.GetAsync("/hello");
+        Assert.Equal(HttpStatusCode.OK, during.StatusCode);
+        Assert.True(during.Headers.ConnectionClose, "a response during the delay did not say Connection: close");
 
         Assert.Equal(HttpStatusCode.OK, (await slowApp).StatusCode);
         Assert.Equal(3 << 20, await slowReader);
