@@ -43,7 +43,18 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
         }
 
         var headers = context.Request.Headers;
-        DropUnderscoreHeaders(headers);
+        if (!DropUnderscoreHeaders(headers, out var badName))
+        {
+            return RejectAsync(context, $"header name '{Printable(badName)}' holds a character a header name cannot have");
+        }
+
+        // An empty Host went upstream beside the one HttpClient makes from the destination: two Host headers.
+        if (headers.Host.Count == 1 && string.IsNullOrWhiteSpace(headers.Host[0]))
+        {
+            return ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, ConnectionRejections.BadRequest,
+                "the Host header is empty: send the site's name in it", logger);
+        }
+
         if (headers.Connection.Count > 0)
         {
             DropConnectionOptions(headers);
@@ -62,13 +73,24 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
     /// Header names with an underscore are dropped, as nginx does by default (underscores_in_headers off). WSGI folds
     /// '-' and '_' into one name, and gunicorn joins the values: X_Forwarded_Proto from any client reached Django as
     /// X-Forwarded-Proto "https,http", whose first value SECURE_PROXY_SSL_HEADER reads, past the sidecar's own.
+    /// A name that is not a token (RFC 9110 §5.1) fails the request, as in nginx: Kestrel takes control characters
+    /// in names, so "Content-Length: 40" was no Content-Length here, the body was read as a second request, and
+    /// any proxy in front that trims  read a body of 40 bytes.
     /// </summary>
-    private static void DropUnderscoreHeaders(IHeaderDictionary headers)
+    /// <returns>False, with the name, when a name is not a token.</returns>
+    private static bool DropUnderscoreHeaders(IHeaderDictionary headers, out string badName)
     {
         List<string>? names = null;
+        badName = "";
         // Not headers.Keys: Kestrel builds a HashSet for it on every call.
         foreach (var header in headers)
         {
+            if (header.Key.AsSpan().ContainsAnyExcept(TokenCharacters))
+            {
+                badName = header.Key;
+                return false;
+            }
+
             if (header.Key.Contains('_'))
             {
                 (names ??= []).Add(header.Key);
@@ -82,7 +104,15 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
                 headers.Remove(name);
             }
         }
+
+        return true;
     }
+
+    private static readonly System.Buffers.SearchValues<char> TokenCharacters =
+        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    private static string Printable(string name) =>
+        string.Concat(name.Select(c => c is < ' ' or > '~' ? $"\\x{(int)c:x2}" : c.ToString()));
 
     /// <summary>
     /// The headers a Connection header names are for this hop alone (RFC 9110 §7.6.1): <c>Connection: X-Debug</c>

@@ -18,8 +18,9 @@ public static class KestrelSetup
         // Header values pass through byte for byte, as through nginx: a client's UTF-8 X-File-Name, or the latin-1
         // filename Django writes into Content-Disposition. Kestrel's defaults (UTF-8 in, ASCII out) answered the
         // first with a 502 or a 400 and the second with a 502. Latin-1 maps every byte to one char and back;
-        // NUL, CR and LF are still refused.
-        kestrel.RequestHeaderEncodingSelector = _ => Encoding.Latin1;
+        // NUL, CR and LF are still refused. Content-Length keeps Kestrel's own parsing: through the custom-encoding path
+        // a value of 21 digits or more threw inside Kestrel, which dropped the connection without an answer or a log line.
+        kestrel.RequestHeaderEncodingSelector = name => name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) ? null : Encoding.Latin1;
         kestrel.ResponseHeaderEncodingSelector = _ => Encoding.Latin1;
         kestrel.ListenAnyIP(settings.Port);
         kestrel.ListenAnyIP(settings.AdminPort);

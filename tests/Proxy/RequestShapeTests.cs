@@ -37,6 +37,13 @@ public sealed class RequestShapeTests : IAsyncLifetime
         { "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabcd\r\n0\r\n\r\n", 400 },
         { "GET /hello HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400 },
         { "GET /hello HTTP/1.1\r\n\r\n", 400 },
+        { "GET /hello HTTP/1.1\r\nHost:\r\n\r\n", 400 },
+        { "GET /hello HTTP/1.1\r\nHost:   \r\n\r\n", 400 },
+        // A name with a control character in it is no Content-Length to Kestrel, but is to a proxy in front that trims it.
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length\v: 40\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding\f: chunked\r\n\r\n0\r\n\r\n", 400 },
+        { "GET /hello HTTP/1.1\r\nHost: x\r\nX-A(b): 1\r\n\r\n", 400 },
+        { "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999999999999\r\n\r\n", 400 },
     };
 
     [Theory]
