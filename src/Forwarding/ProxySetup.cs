@@ -46,6 +46,7 @@ public static class ProxySetup
                     var http = transform.HttpContext;
                     var settings = http.RequestServices.GetRequiredService<ConfigHolder>().Settings;
                     ForwardedHeaders.Apply(transform, settings);
+                    RawTarget.Apply(transform);
                     var record = http.Features.Get<RequestRecord>();
                     if (record is not null)
                     {

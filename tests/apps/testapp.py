@@ -4,6 +4,7 @@ Every endpoint reports what the app itself saw, so tests can check what reached 
   /hello                 small JSON
   /echo                  length, sha256, CONTENT_LENGTH, Transfer-Encoding and forwarded headers of the body it got
   /headers               the request headers as JSON
+  /raw/...               the target as gunicorn got it (RAW_URI), and its decoded path and query
   /nonascii-headers      headers with bytes above 0x7F: a latin-1 filename (Django's encoding) and a UTF-8 one
   /big?size=N            N bytes (default 1 MiB) of a repeating pattern
   /big?size=N&numbered=1 N bytes (a multiple of 8) where each 8-byte word is its own index, big-endian: no two ranges alike
@@ -99,6 +100,8 @@ def _route(path, query, environ, start_response):
             "transfer_encoding": environ.get("HTTP_TRANSFER_ENCODING"),
             "expect": environ.get("HTTP_EXPECT"),
         })
+    if path.startswith("/raw/"):
+        return _json(start_response, {"raw_uri": environ.get("RAW_URI"), "path": path, "query": environ.get("QUERY_STRING")})
     if path == "/headers":
         headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
         headers["Remote-Addr"] = environ.get("REMOTE_ADDR")

@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.Http.Features;
+using Yarp.ReverseProxy.Transforms;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// The request target goes to the app as the client wrote it, as nginx's <c>proxy_pass</c> without a URI sends it,
+/// whenever the route left path and query alone. YARP rebuilds the target from ASP.NET Core's decoded path, which
+/// cannot tell <c>%2F</c> from <c>%252F</c> (dotnet/aspnetcore#30655): both reached gunicorn as <c>%252F</c>, so
+/// two different URLs were one to the app and neither was what nginx passed on. A target with dot segments keeps
+/// YARP's form: the sidecar routed the normalized path, and the app has to see the path that was routed.
+/// </summary>
+public static class RawTarget
+{
+    private static readonly UriCreationOptions Verbatim = new() { DangerousDisablePathAndQueryCanonicalization = true };
+
+    public static void Apply(RequestTransformContext transform)
+    {
+        var request = transform.HttpContext.Request;
+        var raw = transform.HttpContext.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (raw is not ['/', ..]
+            || request.PathBase.HasValue
+            || !string.Equals(transform.Path.Value, request.Path.Value, StringComparison.Ordinal)
+            || !string.Equals(transform.Query.QueryString.Value, request.QueryString.Value, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var question = raw.IndexOf('?');
+        if (HasDotSegment(question < 0 ? raw : raw.AsSpan(0, question)))
+        {
+            return;
+        }
+
+        transform.ProxyRequest.RequestUri = new Uri(transform.DestinationPrefix.TrimEnd('/') + raw, in Verbatim);
+    }
+
+    private static bool HasDotSegment(ReadOnlySpan<char> path)
+    {
+        if (path.IndexOf('.') < 0 && path.IndexOf("%2e", StringComparison.OrdinalIgnoreCase) < 0)
+        {
+            return false;
+        }
+
+        foreach (var range in path.Split('/'))
+        {
+            var segment = path[range];
+            if (segment is "." or ".."
+                || segment.Equals("%2e", StringComparison.OrdinalIgnoreCase)
+                || (segment.Length is 4 or 6 && segment.ToString().Replace("%2e", ".", StringComparison.OrdinalIgnoreCase) == ".."))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
