@@ -69,11 +69,15 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         // Straight from Kestrel's pipe: no copy buffer is held while a slow client sends nothing, and each read takes
         // everything that has arrived (16 KiB reads into a buffer cost 8-20% more CPU per uploaded MiB).
         var body = request.BodyReader;
+        // Kestrel's rate check averages over the whole body, so a client that sent 3 MB and went quiet passed it for
+        // hours, holding its spool space; nginx's client_body_timeout counts from the last read, and so does this.
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         try
         {
             while (true)
             {
-                var result = await body.ReadAsync(context.RequestAborted);
+                idle.CancelAfter(settings.BodyIdleTimeout);
+                var result = await body.ReadAsync(idle.Token);
                 var data = result.Buffer;
                 // Kestrel enforces the limit for Content-Length bodies; chunked ones are counted here, decoded.
                 var tooLarge = limit is { } max && spool.Length + data.Length > max;
@@ -114,6 +118,13 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
             EndConnectionAfterThisRequest(context);
             var rejection = e.StatusCode == StatusCodes.Status408RequestTimeout ? Rejection.SlowBody : Rejection.ClientAborted;
             await ProxyErrors.WriteAsync(context, e.StatusCode, rejection, $"request body not received: {e.Message}", logger);
+            return;
+        }
+        catch (OperationCanceledException) when (idle.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            EndConnectionAfterThisRequest(context);
+            await ProxyErrors.WriteAsync(context, StatusCodes.Status408RequestTimeout, Rejection.SlowBody,
+                $"request body not received: nothing arrived for {settings.BodyIdleTimeout.TotalSeconds:0.###}s after {spool.Length} bytes (BodyIdleTimeout)", logger);
             return;
         }
         catch (SpoolFullException e)

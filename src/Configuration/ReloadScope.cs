@@ -12,7 +12,7 @@ public static class ReloadScope
 {
     public static IReadOnlySet<string> Live { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
-        "Upstream", "UpstreamTimeout", "MaxBodySize",
+        "Upstream", "UpstreamTimeout", "MaxBodySize", "BodyIdleTimeout",
         "UpstreamConcurrency", "QueueTimeout", "QueueLength", "QueueReadiness", "RequestStartHeader",
         "RequestBuffering", "RequestBufferMemory", "ResponseBuffering", "ResponseBufferMemory", "ResponseBufferMaxFile",
         "TrustedNetworks", "RequestIdHeader", "ErrorPages", "AccessLog", "ConfigPollInterval",

@@ -40,6 +40,7 @@ public sealed class SidecarSettings
 
     // Client limits
     public TimeSpan HeaderTimeout { get; set; }
+    public TimeSpan BodyIdleTimeout { get; set; }
     public TimeSpan KeepAliveTimeout { get; set; }
     public long MinRequestBodyRate { get; set; }
     public long MinResponseRate { get; set; }

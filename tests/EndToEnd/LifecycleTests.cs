@@ -658,6 +658,36 @@ public sealed class AccessLogTests
         Assert.DoesNotContain("RefusedRequests", sidecar.Output);
     }
 
+    /// <summary>
+    /// A client that sends most of a body fast and then goes quiet passes the rate check, an average over the whole
+    /// body, for hours (3 MB at 240 bytes/s); the idle timeout ends it and frees its temp file.
+    /// </summary>
+    [Fact]
+    public async Task AnUploadThatGoesQuietIsEndedByTheIdleTimeoutAndItsSpoolFreed()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_BODY_IDLE_TIMEOUT"] = "2s",
+            ["SIDECAR_MAX_BODY_SIZE"] = "10m",
+        });
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
+        var seenBefore = gunicorn.Seen();
+        async Task<double> SpoolBytes() => double.Parse((await admin.GetStringAsync("/metrics")).Split('\n')
+            .Single(l => l.StartsWith("sidecar_spool_bytes ", StringComparison.Ordinal)).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        using var upload = await RawHttp.SendAsync(sidecar.Port, "POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-ID: log-idle-body\r\nContent-Length: 5000000\r\n\r\n");
+        var stream = upload.GetStream();
+        await stream.WriteAsync(new byte[3_000_000]);
+        await Configuration.ConfigText.EventuallyAsync(async () => await SpoolBytes() > 2_000_000, "the quiet upload's bytes held in the spool");
+
+        var answer = await RawHttp.ReadUntilQuietAsync(stream, TimeSpan.FromSeconds(6));
+
+        Assert.Equal(408, RawHttp.Status(answer));
+        Assert.Contains("nothing arrived for 2s after 3000000 bytes (BodyIdleTimeout)", answer);
+        await Configuration.ConfigText.EventuallyAsync(async () => await SpoolBytes() == 0, "the spool freed");
+        Assert.Equal(seenBefore, gunicorn.Seen());
+    }
+
     [Fact]
     public async Task AnUpstreamThatFailsMidBodyIsCountedAsTheUpstreamsFailureNeverAsAClientAbort()
     {
