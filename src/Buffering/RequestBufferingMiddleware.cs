@@ -129,6 +129,9 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         }
         catch (SpoolFullException e)
         {
+            // The rest of the body is not read: without the close, the server read it as the next request's start and
+            // logged a second, phantom 400 when the client hung up.
+            EndConnectionAfterThisRequest(context);
             await ProxyErrors.WriteAsync(context, StatusCodes.Status507InsufficientStorage, Rejection.SpoolFull,
                 $"the request body cannot be buffered: {e.Message}", logger);
             return;

@@ -320,6 +320,8 @@ public sealed class RequestBufferingTests : IAsyncLifetime
 
         Assert.Equal((HttpStatusCode)507, response.StatusCode);
         Assert.Contains("SIDECAR_SPOOL_QUOTA", await response.Content.ReadAsStringAsync());
+        // The body's unread rest must not be taken for the next request on this connection.
+        Assert.True(response.Headers.ConnectionClose, "the 507 kept the connection open");
         Assert.Equal(seenBefore, _gunicorn.Seen());
 
         var small = await EchoAsync(client, new ByteArrayContent(RandomBody(8_000)));
