@@ -8,13 +8,21 @@ namespace Sidecar.Forwarding;
 /// X-Forwarded-For/-Proto/-Host the way the nginx sidecar config did them, but spoof-proof: values from a
 /// trusted peer (an ingress that terminated TLS) are kept and the peer is appended to the chain; from anyone
 /// else they are replaced by what the sidecar itself saw. gunicorn's forwarded_allow_ips=127.0.0.1 then
-/// makes Django's SECURE_PROXY_SSL_HEADER safe by construction.
+/// makes Django's SECURE_PROXY_SSL_HEADER safe by construction. Their relatives that the sidecar does not set
+/// (X-Forwarded-Port and -Prefix, which Django's USE_X_FORWARDED_PORT and Werkzeug's ProxyFix read; the scheme
+/// headers gunicorn's secure_scheme_headers read; X-Real-IP) reach the app only from a trusted peer.
 /// </summary>
 public static class ForwardedHeaders
 {
     private const string For = "X-Forwarded-For";
     private const string Proto = "X-Forwarded-Proto";
     private const string Host = "X-Forwarded-Host";
+
+    private static readonly string[] TrustedOnly =
+    [
+        "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Ssl", "X-Forwarded-Protocol", "X-Forwarded-Scheme",
+        "X-Url-Scheme", "X-Real-IP",
+    ];
 
     public static void Apply(RequestTransformContext context, SidecarSettings settings)
     {
@@ -27,6 +35,13 @@ public static class ForwardedHeaders
         outgoing.Remove(Proto);
         outgoing.Remove(Host);
         outgoing.Remove("Forwarded");
+        if (!trusted)
+        {
+            foreach (var name in TrustedOnly)
+            {
+                outgoing.Remove(name);
+            }
+        }
 
         var peerText = peer?.ToString();
         var incomingFor = request.Headers[For].ToString();

@@ -49,10 +49,14 @@ public sealed class ForwardingTests : IAsyncLifetime
             request.Headers.Add("X-Forwarded-For", "203.0.113.9");
             request.Headers.Add("X-Forwarded-Proto", "https");
             request.Headers.Add("X-Forwarded-Host", "www.example.com");
+            request.Headers.Add("X-Forwarded-Port", "443");
+            request.Headers.Add("X-Real-IP", "203.0.113.9");
         });
         Assert.Equal("203.0.113.9, 127.0.0.1", Header(headers, "X-Forwarded-For"));
         Assert.Equal("https", Header(headers, "X-Forwarded-Proto"));
         Assert.Equal("www.example.com", Header(headers, "X-Forwarded-Host"));
+        Assert.Equal("443", Header(headers, "X-Forwarded-Port"));
+        Assert.Equal("203.0.113.9", Header(headers, "X-Real-Ip"));
     }
 
     [Fact]
@@ -65,11 +69,20 @@ public sealed class ForwardingTests : IAsyncLifetime
             request.Headers.Add("X-Forwarded-Proto", "https");
             request.Headers.Add("X-Forwarded-Host", "evil.example");
             request.Headers.Add("Forwarded", "for=1.2.3.4;proto=https");
+            // Read by Django's USE_X_FORWARDED_PORT, Werkzeug's ProxyFix, gunicorn's secure_scheme_headers, and apps.
+            request.Headers.Add("X-Forwarded-Port", "443");
+            request.Headers.Add("X-Forwarded-Prefix", "/admin");
+            request.Headers.Add("X-Forwarded-Ssl", "on");
+            request.Headers.Add("X-Real-IP", "203.0.113.9");
         });
         Assert.Equal("127.0.0.1", Header(headers, "X-Forwarded-For"));
         Assert.Equal("http", Header(headers, "X-Forwarded-Proto"));
         Assert.Equal("shop.example.com", Header(headers, "X-Forwarded-Host"));
         Assert.Null(Header(headers, "Forwarded"));
+        Assert.Null(Header(headers, "X-Forwarded-Port"));
+        Assert.Null(Header(headers, "X-Forwarded-Prefix"));
+        Assert.Null(Header(headers, "X-Forwarded-Ssl"));
+        Assert.Null(Header(headers, "X-Real-Ip"));
     }
 
     [Fact]
