@@ -114,9 +114,13 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         }
         catch (BadHttpRequestException e)
         {
-            // Too slow (MinRequestBodyRate), malformed chunking, or a body that ended early.
+            // Too slow (MinRequestBodyRate), a body that ended early (the client left), or malformed chunking, which
+            // is a bad request and has to show up as one: smuggling probes hid among clients that left. Kestrel
+            // says which only in its message.
             EndConnectionAfterThisRequest(context);
-            var rejection = e.StatusCode == StatusCodes.Status408RequestTimeout ? Rejection.SlowBody : Rejection.ClientAborted;
+            var rejection = e.StatusCode == StatusCodes.Status408RequestTimeout ? Rejection.SlowBody
+                : e.Message.StartsWith("Unexpected end of request content", StringComparison.Ordinal) ? Rejection.ClientAborted
+                : Telemetry.ConnectionRejections.BadRequest;
             await ProxyErrors.WriteAsync(context, e.StatusCode, rejection, $"request body not received: {e.Message}", logger);
             return;
         }

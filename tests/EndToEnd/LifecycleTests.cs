@@ -529,6 +529,12 @@ public sealed class AccessLogTests
             Assert.False(string.IsNullOrEmpty(line.RootElement.GetProperty("request_id").GetString()));
         }
 
+        // Malformed chunking is a bad request, not a client that left: smuggling probes must show up as what they are.
+        using (var badChunk = System.Text.Json.JsonDocument.Parse(lines[4]))
+        {
+            Assert.Equal("bad_request", badChunk.RootElement.GetProperty("rejection").GetString());
+        }
+
         // The offending bytes are quoted, escaped, as Kestrel gives them only when asked for details.
         Assert.Contains("400 for a request the HTTP server refused (bad_request): Invalid request header: 'Bad Header: 1\\x0D\\x0A'", sidecar.Output);
         Assert.Contains("408 for a request the HTTP server refused (header_timeout): Reading the request headers timed out.", sidecar.Output);
