@@ -20,6 +20,8 @@ public static class ConfigLoader
     {
         CommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
+        // A key written twice was taken from its last copy without a word, so an edit to the first did nothing.
+        AllowDuplicateProperties = false,
     };
 
     /// <summary>The config file path to use and whether the user named it (a named file must exist).</summary>
@@ -223,6 +225,12 @@ public static class ConfigLoader
     /// </summary>
     private static string DescribeSyntaxError(byte[] content, JsonException e)
     {
+        // The parser gives no position for a repeated key, only its name.
+        if (e.Message.StartsWith("Duplicate property '", StringComparison.Ordinal))
+        {
+            return $"key '{e.Message.Split('\'')[1]}' appears twice in one object: keep one (the last would win unnoticed)";
+        }
+
         var line = (int)(e.LineNumber ?? 0);
         var column = (int)(e.BytePositionInLine ?? 0);
         var lines = System.Text.Encoding.UTF8.GetString(content).TrimEnd().Split('\n');

@@ -21,6 +21,8 @@ public static class BrokenConfigs
             ["the JSON ends before it is complete (line 3): a half-written or truncated file, or a missing closing bracket"]),
         new("missing comma", "{\n  \"Sidecar\": { \"MaxBodySize\": \"20m\" \"AccessLog\": \"off\" }\n}",
             ["not valid JSON at line 2, column 37: check for a missing comma, quote or bracket"]),
+        new("a key written twice", "{ \"Sidecar\": { \"MaxBodySize\": \"20m\",\n  \"MaxBodySize\": \"1k\" } }",
+            ["key 'MaxBodySize' appears twice in one object: keep one (the last would win unnoticed)"]),
         new("not an object", "[\"Sidecar\"]",
             ["the file must hold a JSON object with the keys Sidecar and/or ReverseProxy"]),
         new("unknown top-level key", "{ \"Sidecars\": { } }",
