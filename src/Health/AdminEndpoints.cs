@@ -17,8 +17,27 @@ public static class AdminEndpoints
     }
 
     /// <summary>The admin port answers nothing else; in particular it never forwards to the app.</summary>
-    public static void MapNotFound(IApplicationBuilder admin) =>
-        admin.Run(context => WriteAsync(context, 404, "not found: the admin port serves /healthz/started, /healthz/live, /healthz/ready and /metrics"));
+    /// <summary>
+    /// Only GET and HEAD of the four exact paths pass; the branches below match by prefix and any method, so
+    /// <c>DELETE /metrics/x</c> was answered with the metrics, and a probe path with a typo in its tail still passed.
+    /// </summary>
+    public static void UseExactPathsAndReadOnlyMethods(IApplicationBuilder admin) =>
+        admin.Use((context, next) =>
+        {
+            var path = context.Request.Path.Value;
+            if (path is not ("/healthz/started" or "/healthz/live" or "/healthz/ready" or "/metrics"))
+            {
+                return WriteAsync(context, 404, "not found: the admin port serves /healthz/started, /healthz/live, /healthz/ready and /metrics");
+            }
+
+            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+            {
+                context.Response.Headers.Allow = "GET, HEAD";
+                return WriteAsync(context, 405, $"method not allowed: {path} answers GET and HEAD");
+            }
+
+            return next(context);
+        });
 
     private static async Task ReadyAsync(HttpContext context)
     {

@@ -82,9 +82,9 @@ public static class SidecarHost
         var adminPort = settings.AdminPort;
         app.MapWhen(context => context.Connection.LocalPort == adminPort, admin =>
         {
+            AdminEndpoints.UseExactPathsAndReadOnlyMethods(admin);
             AdminEndpoints.MapHealth(admin);
             admin.UseSidecarMetricsEndpoint();
-            AdminEndpoints.MapNotFound(admin);
         });
 
         app.UseMiddleware<AccessLogMiddleware>();

@@ -34,6 +34,28 @@ public sealed class LifecycleTests
         Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("/hello")).StatusCode);
     }
 
+    [Theory]
+    [InlineData("GET", "/healthz/live", 200)]
+    [InlineData("HEAD", "/metrics", 200)]
+    [InlineData("DELETE", "/metrics", 405)]
+    [InlineData("POST", "/healthz/ready", 405)]
+    [InlineData("GET", "/healthz/ready/anything", 404)]
+    [InlineData("GET", "/metrics/", 404)]
+    [InlineData("GET", "/HEALTHZ/LIVE", 404)]
+    public async Task TheAdminPortAnswersItsFourPathsExactlyAndOnlyToReads(string method, string path, int status)
+    {
+        await using var sidecar = await SidecarProcess.StartAsync(new Uri($"http://127.0.0.1:{Ports.Free()}"));
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
+
+        using var response = await admin.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+
+        Assert.Equal(status, (int)response.StatusCode);
+        if (status == 405)
+        {
+            Assert.Equal("GET, HEAD", string.Join(", ", response.Content.Headers.Allow));
+        }
+    }
+
     [Fact]
     public async Task SigtermDrainsInFlightRequestsAndExitsZero()
     {
