@@ -43,7 +43,10 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
                 context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeNotificationFeature>()?.RequestClose();
             }
 
-            if (record.ResponseSpooledToDisk && record.Rejection is null && await WasCutOffAsync(context.Response))
+            // A request that went unanswered past its client with no other rejection (a static download or a stream
+            // the client left) is the client's abort, for the metrics as for the log line.
+            if (record.Rejection is null
+                && (context.RequestAborted.IsCancellationRequested || (record.ResponseSpooledToDisk && await WasCutOffAsync(context.Response))))
             {
                 record.Rejection = Rejection.ClientAborted;
             }
@@ -75,8 +78,8 @@ public sealed class AccessLogMiddleware(RequestDelegate next, ConfigHolder confi
         var request = context.Request;
         var response = context.Response;
         // RequestAborted is also cancelled when the sidecar cuts the client off itself (an upstream that died mid-body):
-        // that is the rejection's doing, not the client's.
-        var aborted = record.Rejection == Rejection.ClientAborted || (record.Rejection is null && context.RequestAborted.IsCancellationRequested);
+        // that is the rejection's doing, not the client's, so only the rejection says which.
+        var aborted = record.Rejection == Rejection.ClientAborted;
         writer.Write(json =>
         {
             json.WriteString("time", DateTime.UtcNow.ToString("O"));

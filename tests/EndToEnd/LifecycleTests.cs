@@ -717,6 +717,35 @@ public sealed class AccessLogTests
     }
 
     [Fact]
+    public async Task AStaticDownloadTheClientLeavesIsCountedAsAClientAbort()
+    {
+        using var root = new ScratchDirectory("sidecar-static-abort-");
+        // Far more than loopback's socket buffers can take in, so the download is still going when the client leaves.
+        using (var big = File.Create(Path.Combine(root.Path, "big.bin")))
+        {
+            big.SetLength(200L << 20);
+        }
+
+        await using var sidecar = await SidecarProcess.StartAsync(new Uri($"http://127.0.0.1:{Ports.Free()}"), new Dictionary<string, string>
+        {
+            ["SIDECAR_STATIC_ROOT"] = root.Path,
+        });
+        using (var download = await RawHttp.SendAsync(sidecar.Port, "GET /static/big.bin HTTP/1.1\r\nHost: x\r\nX-Request-ID: log-static-abort\r\n\r\n"))
+        {
+            var buffer = new byte[64 << 10];
+            for (var read = 0; read < 300_000;)
+            {
+                read += await download.GetStream().ReadAsync(buffer);
+            }
+        }
+
+        var line = (await WaitForLinesAsync(sidecar, ["\"log-static-abort\""]))[0];
+        Assert.Contains("\"rejection\":\"client_aborted\"", line);
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
+        Assert.Contains("sidecar_client_aborts_total{route=\"static\"} 1\n", await admin.GetStringAsync("/metrics"));
+    }
+
+    [Fact]
     public async Task AnUpstreamThatFailsMidBodyIsCountedAsTheUpstreamsFailureNeverAsAClientAbort()
     {
         await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
