@@ -19,23 +19,33 @@ public sealed class AdmissionQueues : IDisposable
     }
 
     /// <summary>
-    /// Every queue, with one for each configured cluster that has a limit even before its first request: the queue
-    /// metrics appeared only with a Pod's first proxied request, so an autoscaler reading them had no data for a new
-    /// or idle Pod (FailedGetPodsMetric). Called by the metrics on each scrape, so a reload's clusters show up too.
+    /// The queue of each configured cluster that has a limit, even before its first request (the queue metrics
+    /// appeared only with a Pod's first proxied request, so an autoscaler reading them had no data for a new or idle
+    /// Pod: FailedGetPodsMetric), and of each configured cluster whose limit a reload removed, brought to 0 at once.
+    /// Called by the metrics on each scrape, so they follow the configuration in force: a removed cluster's series
+    /// go, and a removed limit no longer shows until that cluster's next request.
     /// </summary>
     public IEnumerable<AdmissionQueue> WithConfiguredLimits()
     {
         var current = _config.Current;
+        var configured = new List<AdmissionQueue>();
         foreach (var cluster in current.Clusters)
         {
             var limit = ClusterPolicy.For(cluster, current.Settings).MaxConcurrency;
             if (limit > 0)
             {
-                For(cluster.ClusterId).Resize(limit);
+                var queue = For(cluster.ClusterId);
+                queue.Resize(limit);
+                configured.Add(queue);
+            }
+            else if (Find(cluster.ClusterId) is { } unlimited)
+            {
+                unlimited.Disable();
+                configured.Add(unlimited);
             }
         }
 
-        return _queues.Values;
+        return configured;
     }
 
     public AdmissionQueue For(string clusterId) =>

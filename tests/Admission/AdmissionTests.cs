@@ -209,6 +209,11 @@ public sealed class AdmissionTests
         Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await third).StatusCode);
         Assert.Equal(2, gunicorn.PeakConcurrency());
+
+        // A reload that removes the limit shows in the metrics at once, not with the cluster's next request.
+        await File.WriteAllTextAsync(file, ClusterJson(maxConcurrency: 0));
+        Assert.Equal(ConfigReloader.Outcome.Applied, await sidecar.Services.GetRequiredService<ConfigReloader>().CheckAsync());
+        Assert.Equal(0, await metrics.Limit());
     }
 
     [Fact]
