@@ -61,7 +61,8 @@ public sealed class SpoolStore(ConfigHolder config)
     /// Creates and drops one spool file, so a directory that cannot hold bodies is named in the log at start rather
     /// than discovered at the first body too big for memory. Returns the reason, or null when it can.
     /// </summary>
-    public string? Probe()
+    /// <summary>Why the directory cannot hold bodies, said so an operator can act on it; null when it can.</summary>
+    public string? Problem()
     {
         try
         {
@@ -70,7 +71,7 @@ public sealed class SpoolStore(ConfigHolder config)
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return e.Message;
+            return $"The spool directory {Directory} cannot hold bodies ({e.Message}): request bodies larger than RequestBufferMemory will get 507, and responses larger than ResponseBufferMemory will go to slow clients at their pace, holding a gunicorn worker. Set SIDECAR_TEMP_DIR to a directory this user can write, such as an emptyDir volume";
         }
     }
 

@@ -27,7 +27,7 @@ public static class CheckConfigCommand
             var config = ConfigValidation.Standalone().LoadAsync(lookup).GetAwaiter().GetResult();
             output.WriteLine($"configuration OK: {config.SourcePath ?? "no config file, defaults and environment"} " +
                 $"({config.Routes.Count} routes, {config.Clusters.Count} clusters, hash {config.Hash})");
-            foreach (var warning in config.Warnings.Concat(SettingsCatalog.UnknownVariables(variableNames ?? [])))
+            foreach (var warning in config.Warnings.Concat(SettingsCatalog.UnknownVariables(variableNames ?? [])).Concat(DirectoryProblems(config)))
             {
                 output.WriteLine($"  warning: {warning}");
             }
@@ -43,6 +43,23 @@ public static class CheckConfigCommand
             }
 
             return 1;
+        }
+    }
+
+    /// <summary>
+    /// What start-up would say about this machine's directories, where the check runs beside the sidecar (an init
+    /// container, a CI job with the volumes mounted): a static root that is not there, a temp dir it cannot write.
+    /// </summary>
+    private static IEnumerable<string> DirectoryProblems(SidecarConfig config)
+    {
+        foreach (var mount in StaticFiles.StaticMount.FromSettings(config.Settings).Where(m => !Directory.Exists(m.Root)))
+        {
+            yield return $"static files for {mount.Url}: directory {mount.Root} does not exist here; nothing is served from it";
+        }
+
+        if (new Buffering.SpoolStore(new ConfigHolder(config)).Problem() is { } spool)
+        {
+            yield return spool;
         }
     }
 }

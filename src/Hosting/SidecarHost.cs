@@ -69,11 +69,9 @@ public static class SidecarHost
             loggers.CreateLogger("Sidecar.Configuration").LogWarning("{Warning}", unknown);
         }
 
-        if (app.Services.GetRequiredService<SpoolStore>().Probe() is { } spoolError)
+        if (app.Services.GetRequiredService<SpoolStore>().Problem() is { } spoolProblem)
         {
-            loggers.CreateLogger("Sidecar.Buffering").LogWarning(
-                "The spool directory {Directory} cannot hold bodies ({Error}): request bodies larger than RequestBufferMemory will get 507, and responses larger than ResponseBufferMemory will go to slow clients at their pace, holding a gunicorn worker. Set SIDECAR_TEMP_DIR to a directory this user can write, such as an emptyDir volume",
-                settings.SpoolDirectory, spoolError);
+            loggers.CreateLogger("Sidecar.Buffering").LogWarning("{Problem}", spoolProblem);
         }
 
         RegisterDraining(app, settings);

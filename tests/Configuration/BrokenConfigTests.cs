@@ -121,6 +121,26 @@ public sealed class BrokenConfigTests
         Assert.Equal(["  warning: SIDECAR_MAX_BODYSIZE: not a setting, so it is ignored; did you mean 'SIDECAR_MAX_BODY_SIZE'?"], warnings);
     }
 
+    /// <summary>The check runs where the sidecar will, so it says what start-up would about the directories there.</summary>
+    [Fact]
+    public void AStaticRootOrTempDirThatIsNotThereIsAWarning()
+    {
+        var output = new StringWriter();
+        Func<string, string?> environment = key => key switch
+        {
+            "SIDECAR_STATIC_ROOT" => "/nonexistent/staticfiles",
+            "SIDECAR_TEMP_DIR" => "/nonexistent/spool",
+            _ => null,
+        };
+
+        Assert.Equal(0, CheckConfigCommand.Run([CheckConfigCommand.Flag], environment, output, new StringWriter()));
+
+        var warnings = output.ToString().Split('\n').Where(l => l.StartsWith("  warning: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, warnings.Count);
+        Assert.Equal("  warning: static files for /static/: directory /nonexistent/staticfiles does not exist here; nothing is served from it", warnings[0]);
+        Assert.StartsWith("  warning: The spool directory /nonexistent/spool cannot hold bodies (", warnings[1]);
+    }
+
     /// <summary>Metadata YARP accepts but the sidecar would ignore is valid, with a warning naming the key meant.</summary>
     [Fact]
     public void MetadataMeantForTheSidecarButIgnoredIsAWarning()
