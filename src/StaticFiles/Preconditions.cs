@@ -115,9 +115,16 @@ public readonly record struct ByteRange(long Start, long Length)
                 return None;
             }
 
-            if (suffix == 0 || length == 0)
+            if (suffix == 0)
             {
                 return Unsatisfiable;
+            }
+
+            // The whole of an empty file is what "the last N bytes" asks for (RFC 9110 §14.1.1), and no 206 can
+            // describe zero bytes, so it is sent as a 200, as nginx does.
+            if (length == 0)
+            {
+                return None;
             }
 
             var count = Math.Min(suffix, length);

@@ -282,6 +282,18 @@ public sealed partial class CompressedCollectstaticTests(CompressedStatic fixtur
         { "bytes=-0", 416, 0, 0 },
     };
 
+    /// <summary>An empty file has no byte a 206 could name: "the last 5 bytes" of it is the whole (empty) file, a 200.</summary>
+    [Theory]
+    [InlineData("bytes=-5", false)]
+    [InlineData("bytes=0-", true)]
+    [InlineData("bytes=-0", true)]
+    public void RangesOfAnEmptyFile(string header, bool unsatisfiable)
+    {
+        var range = Sidecar.StaticFiles.ByteRange.Parse(header, length: 0);
+        Assert.Equal(unsatisfiable, range.IsUnsatisfiable);
+        Assert.Equal(unsatisfiable ? Sidecar.StaticFiles.ByteRange.Unsatisfiable : Sidecar.StaticFiles.ByteRange.None, range);
+    }
+
     [Theory]
     [MemberData(nameof(RangeCases))]
     public async Task SingleByteRangesComeFromTheIdentityBytes(string range, int expected, long first, long length)
