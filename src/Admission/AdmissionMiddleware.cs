@@ -92,12 +92,12 @@ public sealed class AdmissionMiddleware(RequestDelegate next, ConfigHolder confi
             case AdmissionOutcome.QueueFull:
                 queue.Metrics.Rejected(outcome);
                 return ProxyErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Rejection.QueueFull,
-                    $"the upstream is busy: all {policy.MaxConcurrency} slots are in use and {policy.QueueLength} requests are already waiting (SIDECAR_QUEUE_LENGTH)",
+                    $"the upstream is busy: all {policy.MaxConcurrency} slots are in use and {policy.QueueLength} requests are already waiting (SIDECAR_QUEUE_LENGTH, or the cluster's Sidecar.QueueLength)",
                     logger, RetryAfter);
             case AdmissionOutcome.TimedOut:
                 queue.Metrics.Rejected(outcome);
                 return ProxyErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Rejection.QueueTimeout,
-                    $"the upstream is busy: no slot of {policy.MaxConcurrency} became free within {policy.QueueTimeout.TotalSeconds:0.###} s (SIDECAR_QUEUE_TIMEOUT)",
+                    $"the upstream is busy: no slot of {policy.MaxConcurrency} became free within {policy.QueueTimeout.TotalSeconds:0.###} s (SIDECAR_QUEUE_TIMEOUT, or the cluster's Sidecar.QueueTimeout)",
                     logger, RetryAfter);
             default:
                 // Nobody is left to answer; the request simply never reaches the upstream.

@@ -121,7 +121,11 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
             var rejection = e.StatusCode == StatusCodes.Status408RequestTimeout ? Rejection.SlowBody
                 : e.Message.StartsWith("Unexpected end of request content", StringComparison.Ordinal) ? Rejection.ClientAborted
                 : Telemetry.ConnectionRejections.BadRequest;
-            await ProxyErrors.WriteAsync(context, e.StatusCode, rejection, $"request body not received: {e.Message}", logger);
+            // Kestrel's message names its own option (MinRequestBodyDataRate); the user sets the sidecar's.
+            var reason = rejection == Rejection.SlowBody
+                ? $"it arrived slower than {settings.MinRequestBodyRate} bytes/s after the first {settings.RateGracePeriod.TotalSeconds:0.###}s (MinRequestBodyRate)"
+                : e.Message;
+            await ProxyErrors.WriteAsync(context, e.StatusCode, rejection, $"request body not received: {reason}", logger);
             return;
         }
         catch (OperationCanceledException) when (idle.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)

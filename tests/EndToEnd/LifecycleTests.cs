@@ -678,6 +678,8 @@ public sealed class AccessLogTests
         }
 
         Assert.Equal(408, RawHttp.Status(answer));
+        // The setting named is the sidecar's, not Kestrel's option behind it.
+        Assert.Contains("slower than 100 bytes/s after the first 2s (MinRequestBodyRate)", answer);
         await WaitForLinesAsync(sidecar, ["\"log-slow-body\""]);
         await Task.Delay(500);
         var accessLines = sidecar.Output.Split('\n').Where(l => l.StartsWith('{') && l.Contains("\"status\":408")).ToArray();
