@@ -40,8 +40,10 @@ public sealed record StaticMount(
 
         foreach (var m in s.StaticMounts)
         {
+            // An internal mount's files are the app's to hand out (X-Accel-Redirect), often by who asks: the global
+            // "*" would let any site's scripts read a download whose access rests on the network it came from.
             mounts.Add(new StaticMount(m.Name!, m.Url, m.Root, m.CacheControl ?? s.StaticCacheControl,
-                m.ImmutableCacheControl ?? s.StaticImmutableCacheControl, m.AllowOrigin ?? s.StaticAllowOrigin,
+                m.ImmutableCacheControl ?? s.StaticImmutableCacheControl, m.AllowOrigin ?? (m.Internal ? "" : s.StaticAllowOrigin),
                 m.Url == "/" || (m.FallThrough ?? s.StaticFallThrough), m.Internal, m.Watch, m.WatchPeriod, s.StaticServeManifest, m.Url == "/"));
         }
 

@@ -47,6 +47,8 @@ public sealed class AccelRedirectAndCompressionTests : IAsyncLifetime
         Assert.Equal("text/plain; charset=utf-8", Header(response, "Content-Type"));
         Assert.Contains("private", Header(response, "Cache-Control"));
         Assert.NotEqual("", Header(response, "ETag"));
+        // Not readable by other sites' scripts unless the mount says so: the global StaticAllowOrigin "*" is for assets.
+        Assert.Equal("", Header(response, "Access-Control-Allow-Origin"));
     }
 
     [Fact]
