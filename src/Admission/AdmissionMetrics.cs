@@ -110,7 +110,7 @@ public static class AdmissionMetrics
         public void Rejected(AdmissionOutcome outcome) => (outcome switch
         {
             AdmissionOutcome.QueueFull => _full,
-            AdmissionOutcome.TimedOut => _timeout,
+            AdmissionOutcome.TimedOut or AdmissionOutcome.ShuttingDown => _timeout,
             _ => _gone,
         }).Inc();
     }

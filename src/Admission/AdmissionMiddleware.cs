@@ -13,7 +13,7 @@ namespace Sidecar.Admission;
 /// waits too long or finds the queue full gets 503 with Retry-After; one whose client leaves is dropped; none of
 /// them reaches the upstream.
 /// </summary>
-public sealed class AdmissionMiddleware(RequestDelegate next, ConfigHolder config, AdmissionQueues queues, ILogger<AdmissionMiddleware> logger)
+public sealed class AdmissionMiddleware(RequestDelegate next, ConfigHolder config, AdmissionQueues queues, Health.DrainState drain, ILogger<AdmissionMiddleware> logger)
 {
     /// <summary>
     /// The sidecar cannot know when a slot frees up. A short hint spreads client retries over the next second,
@@ -42,7 +42,7 @@ public sealed class AdmissionMiddleware(RequestDelegate next, ConfigHolder confi
 
         var queue = queues.For(cluster.ClusterId);
         var started = Stopwatch.GetTimestamp();
-        var admission = await queue.EnterAsync(policy, context.RequestAborted);
+        var admission = await queue.EnterAsync(policy, context.RequestAborted, drain.QueueClosed);
         var waited = Stopwatch.GetElapsedTime(started);
         var record = context.Features.Get<RequestRecord>();
         if (record is not null)
@@ -98,6 +98,12 @@ public sealed class AdmissionMiddleware(RequestDelegate next, ConfigHolder confi
                 queue.Metrics.Rejected(outcome);
                 return ProxyErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Rejection.QueueTimeout,
                     $"the upstream is busy: no slot of {policy.MaxConcurrency} became free within {policy.QueueTimeout.TotalSeconds:0.###} s (SIDECAR_QUEUE_TIMEOUT, or the cluster's Sidecar.QueueTimeout)",
+                    logger, RetryAfter);
+            case AdmissionOutcome.ShuttingDown:
+                queue.Metrics.Rejected(outcome);
+                context.Response.Headers.Connection = "close";
+                return ProxyErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Rejection.QueueTimeout,
+                    "the sidecar is shutting down and no upstream slot came free before DrainTimeout; the app never saw this request, so it is safe to send again",
                     logger, RetryAfter);
             default:
                 // Nobody is left to answer; the request simply never reaches the upstream.

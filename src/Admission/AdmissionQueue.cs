@@ -42,7 +42,7 @@ public sealed class AdmissionQueue
     /// Waits for a slot. The returned lease must be disposed when the upstream is done with the request;
     /// a request that is refused or whose client goes away never holds one.
     /// </summary>
-    public async ValueTask<Admission> EnterAsync(ClusterPolicy policy, CancellationToken clientGone)
+    public async ValueTask<Admission> EnterAsync(ClusterPolicy policy, CancellationToken clientGone, CancellationToken queueClosed = default)
     {
         Waiter waiter;
         lock (_lock)
@@ -66,6 +66,7 @@ public sealed class AdmissionQueue
         using var timeout = new CancellationTokenSource(policy.QueueTimeout);
         await using var onTimeout = timeout.Token.UnsafeRegister(static w => ((Waiter)w!).Abandon(AdmissionOutcome.TimedOut), waiter);
         await using var onGone = clientGone.UnsafeRegister(static w => ((Waiter)w!).Abandon(AdmissionOutcome.ClientGone), waiter);
+        await using var onClosed = queueClosed.UnsafeRegister(static w => ((Waiter)w!).Abandon(AdmissionOutcome.ShuttingDown), waiter);
         var outcome = await waiter.Task;
         return new Admission(outcome, outcome == AdmissionOutcome.Admitted ? new Lease(this) : null);
     }
@@ -212,6 +213,7 @@ public enum AdmissionOutcome
     QueueFull,
     TimedOut,
     ClientGone,
+    ShuttingDown,
 }
 
 /// <summary>The result of waiting for a slot: the lease is set only when admitted.</summary>

@@ -111,6 +111,11 @@ public static class SidecarHost
                 Thread.Sleep(settings.ShutdownDelay);
             }
 
+            // Requests still queued a second before DrainTimeout ends (half of it, if shorter) cannot be forwarded
+            // and answered in time: they get their 503 while it can still be delivered.
+            var queueCloses = settings.DrainTimeout - TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, settings.DrainTimeout.Ticks / 2));
+            _ = Task.Delay(queueCloses).ContinueWith(_ => drain.CloseQueue(), TaskScheduler.Default);
+
             // Requests still running when DrainTimeout ends are cut off by the host, and their log lines can only say
             // the connection went away: this line says why.
             var warnAt = settings.DrainTimeout > TimeSpan.FromMilliseconds(100) ? settings.DrainTimeout - TimeSpan.FromMilliseconds(50) : TimeSpan.Zero;

@@ -112,13 +112,17 @@ public sealed class AdmissionQueueTests
         var queue = new AdmissionQueue("leave");
         var running = await queue.EnterAsync(Limit(1), CancellationToken.None);
         using var gone = new CancellationTokenSource();
+        using var closing = new CancellationTokenSource();
         var impatient = queue.EnterAsync(Limit(1, timeout: TimeSpan.FromMilliseconds(50)), CancellationToken.None).AsTask();
         var abandoned = queue.EnterAsync(Limit(1), gone.Token).AsTask();
+        var drained = queue.EnterAsync(Limit(1), CancellationToken.None, closing.Token).AsTask();
         var patient = queue.EnterAsync(Limit(1), CancellationToken.None).AsTask();
 
         Assert.Equal(AdmissionOutcome.TimedOut, (await impatient).Outcome);
         gone.Cancel();
         Assert.Equal(AdmissionOutcome.ClientGone, (await abandoned).Outcome);
+        closing.Cancel();
+        Assert.Equal(AdmissionOutcome.ShuttingDown, (await drained).Outcome);
         Assert.Equal((1, 1, 1), queue.Snapshot());
 
         running.Lease!.Dispose();

@@ -91,6 +91,33 @@ public sealed class LifecycleTests
         Assert.Equal(0, sidecar.Process.ExitCode);
     }
 
+    /// <summary>A request still queued when DrainTimeout is about to end cannot be answered by the app: it gets a 503 it can retry.</summary>
+    [Fact]
+    public async Task RequestsStillQueuedAtTheEndOfTheDrainGetA503NotAReset()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 2);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_UPSTREAM_CONCURRENCY"] = "1",
+            ["SIDECAR_DRAIN_TIMEOUT"] = "3s",
+        });
+        using var client = new HttpClient { BaseAddress = sidecar.Address, Timeout = TimeSpan.FromSeconds(30) };
+        var running = client.GetAsync("/sleep?s=10");
+        await Task.Delay(500);
+        var seenBefore = gunicorn.Seen();
+        var queued = client.PostAsync("/echo", new ByteArrayContent(new byte[1000]));
+        await Task.Delay(500);
+
+        sidecar.Process.Signal(15);
+
+        using var refused = await queued;
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Contains("safe to send again", await refused.Content.ReadAsStringAsync());
+        Assert.Equal("1", refused.Headers.GetValues("Retry-After").Single());
+        Assert.Equal(seenBefore, gunicorn.Seen());
+        await Assert.ThrowsAnyAsync<Exception>(() => running);
+    }
+
     [Fact]
     public async Task QueueMetricsExistBeforeTheFirstRequest()
     {
