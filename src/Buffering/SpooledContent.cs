@@ -126,8 +126,12 @@ public sealed class SpooledContent : HttpContent
             if (_record is not null)
             {
                 _record.ResponseBufferTime = Stopwatch.GetElapsedTime(started);
-                _record.UpstreamEnd = Stopwatch.GetTimestamp();
                 _record.ResponseSpooledToDisk = _spool.BytesOnDisk > 0;
+                // Handed off, the upstream is read until the client has taken the rest (Release): only then is it done.
+                if (!handedOff)
+                {
+                    _record.UpstreamEnd = Stopwatch.GetTimestamp();
+                }
             }
 
             if (!handedOff)
@@ -166,6 +170,11 @@ public sealed class SpooledContent : HttpContent
         }
 
         _cancel.Cancel();
+        if (_record is { UpstreamEnd: 0 } record)
+        {
+            record.UpstreamEnd = Stopwatch.GetTimestamp();
+        }
+
         _pump.ContinueWith(_ =>
         {
             _spool.Remainder?.Dispose();

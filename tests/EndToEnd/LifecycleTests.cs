@@ -774,6 +774,37 @@ public sealed class AccessLogTests
         Assert.Contains("sidecar_client_aborts_total{route=\"static\"} 1\n", await admin.GetStringAsync("/metrics"));
     }
 
+    /// <summary>
+    /// Past ResponseBufferMaxFile the rest of a response is read from the app at the client's pace: the app is busy
+    /// for all of it, and the in-flight gauge and upstream_ms have to say so (they ended at the hand-off).
+    /// </summary>
+    [Fact]
+    public async Task AResponsePastTheFileCapKeepsTheUpstreamInFlightUntilTheClientHasIt()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_RESPONSE_BUFFER_MAX_FILE"] = "1m",
+        });
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminAddress };
+        using var download = await RawHttp.SendAsync(sidecar.Port, "GET /big?size=30000000 HTTP/1.1\r\nHost: x\r\nX-Request-ID: log-handoff\r\nConnection: close\r\n\r\n");
+        var stream = download.GetStream();
+        var buffer = new byte[64 << 10];
+        long total = await stream.ReadAsync(buffer);
+        await Task.Delay(1500);
+
+        Assert.Contains("sidecar_upstream_requests_in_flight 1\n", await admin.GetStringAsync("/metrics"));
+        for (int read; (read = await stream.ReadAsync(buffer)) > 0;)
+        {
+            total += read;
+        }
+
+        Assert.True(total > 30_000_000, $"only {total} bytes arrived");
+        using var line = System.Text.Json.JsonDocument.Parse((await WaitForLinesAsync(sidecar, ["\"log-handoff\""]))[0]);
+        Assert.True(line.RootElement.GetProperty("upstream_ms").GetDouble() >= 1500, line.RootElement.ToString());
+        Assert.Contains("sidecar_upstream_requests_in_flight 0\n", await admin.GetStringAsync("/metrics"));
+    }
+
     [Fact]
     public async Task AnUpstreamThatFailsMidBodyIsCountedAsTheUpstreamsFailureNeverAsAClientAbort()
     {
