@@ -71,13 +71,17 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         var body = request.BodyReader;
         // Kestrel's rate check averages over the whole body, so a client that sent 3 MB and went quiet passed it for
         // hours, holding its spool space; nginx's client_body_timeout counts from the last read, and so does this.
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        // The wait ends through CancelPendingRead, and a client that leaves ends it by failing the read: a read
+        // cancelled through a token leaves Kestrel's body reader mid-read, and Kestrel then logged an error-level
+        // "Reading is already in progress" for every upload a client reset.
+        using var idle = new CancellationTokenSource();
+        using var onIdle = idle.Token.UnsafeRegister(static reader => ((System.IO.Pipelines.PipeReader)reader!).CancelPendingRead(), body);
         try
         {
             while (true)
             {
                 idle.CancelAfter(settings.BodyIdleTimeout);
-                var result = await body.ReadAsync(idle.Token);
+                var result = await body.ReadAsync();
                 var data = result.Buffer;
                 // Kestrel enforces the limit for Content-Length bodies; chunked ones are counted here, decoded.
                 var tooLarge = limit is { } max && spool.Length + data.Length > max;
@@ -105,6 +109,11 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
                 {
                     break;
                 }
+
+                if (result.IsCanceled)
+                {
+                    throw new TimeoutException();
+                }
             }
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
@@ -128,7 +137,7 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
             await ProxyErrors.WriteAsync(context, e.StatusCode, rejection, $"request body not received: {reason}", logger);
             return;
         }
-        catch (OperationCanceledException) when (idle.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        catch (TimeoutException)
         {
             EndConnectionAfterThisRequest(context);
             await ProxyErrors.WriteAsync(context, StatusCodes.Status408RequestTimeout, Rejection.SlowBody,
@@ -156,7 +165,10 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException)
         {
             // The client went away mid-upload; nothing was sent upstream and the spool is released with the response.
+            // The connection is aborted rather than closed after the answer: its failed read leaves Kestrel's body
+            // reader mid-read, and Kestrel's drain of it then logged an error-level "Reading is already in progress".
             EndConnectionAfterThisRequest(context);
+            context.Abort();
             if (record is not null)
             {
                 record.Rejection = Rejection.ClientAborted;

@@ -715,6 +715,26 @@ public sealed class AccessLogTests
         Assert.DoesNotContain("RefusedRequests", sidecar.Output);
     }
 
+    /// <summary>Clients that reset the connection mid-upload are logged as such, and as nothing worse: Kestrel logged an error for each.</summary>
+    [Fact]
+    public async Task UploadsResetMidwayAreLoggedAsClientAbortsWithoutErrors()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(workers: 1);
+        await using var sidecar = await SidecarProcess.StartAsync(gunicorn.Address);
+        for (var i = 0; i < 5; i++)
+        {
+            using var upload = await RawHttp.SendAsync(sidecar.Port, $"POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-ID: log-reset-{i}\r\nContent-Length: 100000\r\n\r\n");
+            await upload.GetStream().WriteAsync(new byte[10_000]);
+            await Task.Delay(100);
+            upload.Client.LingerState = new LingerOption(true, 0);
+        }
+
+        var lines = await WaitForLinesAsync(sidecar, Enumerable.Range(0, 5).Select(i => $"\"log-reset-{i}\"").ToArray());
+        Assert.All(lines, line => Assert.Contains("\"rejection\":\"client_aborted\"", line));
+        Assert.DoesNotContain("fail:", sidecar.Output);
+        Assert.Equal(0, gunicorn.Seen());
+    }
+
     /// <summary>
     /// A client that sends most of a body fast and then goes quiet passes the rate check, an average over the whole
     /// body, for hours (3 MB at 240 bytes/s); the idle timeout ends it and frees its temp file.
