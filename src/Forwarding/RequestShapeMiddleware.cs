@@ -14,8 +14,7 @@ namespace Sidecar.Forwarding;
 /// scanner probing for open proxies set off the upstream alert) and TRACE (it echoes the request back);
 /// and <c>OPTIONS *</c>, which cannot be forwarded as it was asked. A method in lower case is refused as nginx refuses
 /// it: ASP.NET Core's checks and HttpClient take "head" for HEAD while Kestrel does not, so the sidecar sent no body
-/// where Kestrel expected one and the client got a 500. Header names with underscores go too, and so do
-/// the headers the client's Connection header names.
+/// where Kestrel expected one and the client got a 500. Header names with underscores go too.
 /// </summary>
 public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<RequestShapeMiddleware> logger)
 {
@@ -53,11 +52,6 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
         {
             return ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, ConnectionRejections.BadRequest,
                 "the Host header is empty: send the site's name in it", logger);
-        }
-
-        if (headers.Connection.Count > 0)
-        {
-            DropConnectionOptions(headers);
         }
 
         if (headers.TransferEncoding.Count == 0)
@@ -113,34 +107,6 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
 
     private static string Printable(string name) =>
         string.Concat(name.Select(c => c is < ' ' or > '~' ? $"\\x{(int)c:x2}" : c.ToString()));
-
-    /// <summary>
-    /// The headers a Connection header names are for this hop alone (RFC 9110 §7.6.1): <c>Connection: X-Debug</c>
-    /// keeps X-Debug from the app, whatever proxy it passed first. nginx forwards them. The framing and Host are the
-    /// sidecar's to set, and Upgrade is how YARP sees a WebSocket, so a name of one of those changes nothing.
-    /// </summary>
-    private static void DropConnectionOptions(IHeaderDictionary headers)
-    {
-        foreach (var value in headers.Connection)
-        {
-            foreach (var range in value.AsSpan().Split(','))
-            {
-                var name = value.AsSpan()[range].Trim(" \t");
-                if (name.Length == 0
-                    || name.Equals("close", StringComparison.OrdinalIgnoreCase)
-                    || name.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
-                    || name.Equals("upgrade", StringComparison.OrdinalIgnoreCase)
-                    || name.Equals("host", StringComparison.OrdinalIgnoreCase)
-                    || name.Equals("content-length", StringComparison.OrdinalIgnoreCase)
-                    || name.Equals("transfer-encoding", StringComparison.OrdinalIgnoreCase))
-                {
-                    continue;
-                }
-
-                headers.Remove(name.ToString());
-            }
-        }
-    }
 
     private static string? Problem(HttpRequest request)
     {
