@@ -7,8 +7,10 @@ namespace Sidecar.Forwarding;
 /// The request target goes to the app as the client wrote it, as nginx's <c>proxy_pass</c> without a URI sends it,
 /// whenever the route left path and query alone. YARP rebuilds the target from ASP.NET Core's decoded path, which
 /// cannot tell <c>%2F</c> from <c>%252F</c> (dotnet/aspnetcore#30655): both reached gunicorn as <c>%252F</c>, so
-/// two different URLs were one to the app and neither was what nginx passed on. A target with dot segments keeps
-/// YARP's form: the sidecar routed the normalized path, and the app has to see the path that was routed.
+/// two different URLs were one to the app and neither was what nginx passed on. A target the app would read as
+/// another path than the sidecar routed keeps YARP's form: one with dot segments (routed normalized), an encoded
+/// slash (routed as one segment, while gunicorn decodes it into two: <c>/admin%2Fusers</c> went by the catch-all
+/// route to the app's <c>/admin/users</c>), or a <c>#</c> (routed with it, while gunicorn drops it as a fragment).
 /// </summary>
 public static class RawTarget
 {
@@ -27,7 +29,8 @@ public static class RawTarget
         }
 
         var question = raw.IndexOf('?');
-        if (HasDotSegment(question < 0 ? raw : raw.AsSpan(0, question)))
+        var path = question < 0 ? raw : raw.AsSpan(0, question);
+        if (raw.Contains('#') || path.IndexOf("%2f", StringComparison.OrdinalIgnoreCase) >= 0 || HasDotSegment(path))
         {
             return;
         }
