@@ -139,6 +139,8 @@ public sealed class RequestBufferingMiddleware(RequestDelegate next, ConfigHolde
         }
         catch (TimeoutException)
         {
+            // The metrics leave slow_body to the server's own rate check, which never sees this one.
+            Telemetry.SidecarMetrics.Rejections.WithLabels(Rejection.SlowBody).Inc();
             EndConnectionAfterThisRequest(context);
             await ProxyErrors.WriteAsync(context, StatusCodes.Status408RequestTimeout, Rejection.SlowBody,
                 $"request body not received: nothing arrived for {settings.BodyIdleTimeout.TotalSeconds:0.###}s after {spool.Length} bytes (BodyIdleTimeout)", logger);

@@ -30,7 +30,8 @@ public static class AdminEndpoints
                 return WriteAsync(context, 404, "not found: the admin port serves /healthz/started, /healthz/live, /healthz/ready and /metrics");
             }
 
-            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+            // Compared as written: HttpMethods' checks take "get" for GET, which the main port refuses.
+            if (context.Request.Method is not ("GET" or "HEAD"))
             {
                 context.Response.Headers.Allow = "GET, HEAD";
                 return WriteAsync(context, 405, $"method not allowed: {path} answers GET and HEAD");

@@ -54,6 +54,10 @@ public sealed class LifecycleTests
         {
             Assert.Equal("GET, HEAD", string.Join(", ", response.Content.Headers.Allow));
         }
+
+        // Methods are case-sensitive here as on the main port (HttpClient would send "get" as GET).
+        var lowerCase = await RawHttp.ExchangeAsync(sidecar.AdminPort, $"get {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        Assert.Equal(status == 404 ? 404 : 405, RawHttp.Status(lowerCase));
     }
 
     [Fact]
@@ -761,6 +765,7 @@ public sealed class AccessLogTests
 
         Assert.Equal(408, RawHttp.Status(answer));
         Assert.Contains("nothing arrived for 2s after 3000000 bytes (BodyIdleTimeout)", answer);
+        Assert.Contains("sidecar_rejections_total{reason=\"slow_body\"} 1\n", await admin.GetStringAsync("/metrics"));
         await Configuration.ConfigText.EventuallyAsync(async () => await SpoolBytes() == 0, "the spool freed");
         Assert.Equal(seenBefore, gunicorn.Seen());
     }
