@@ -204,6 +204,13 @@ public static class ConfigLoader
                 continue;
             }
 
+            // Names are matched without regard to case, so the JSON parser's own duplicate check misses these.
+            if (values.ContainsKey(definition.Key))
+            {
+                problems.Add($"Sidecar.{property.Name}: {definition.Key} is set twice in this section; keep one (the last would win unnoticed)");
+                continue;
+            }
+
             values[definition.Key] = property.Value.ValueKind switch
             {
                 JsonValueKind.String => property.Value.GetString()!,
@@ -218,7 +225,6 @@ public static class ConfigLoader
 
     private static string Suggest(string key) => Spelling.Suggest(key, SettingsCatalog.All.Select(d => d.Key));
 
-    /// <summary>A short hash of everything that shaped the config, exposed so operators can tell which config is live.</summary>
     /// <summary>
     /// Where the JSON breaks, in lines and columns, and whether the file simply stops early: the signature of a
     /// half-written file or a truncated paste, which deserves saying so.
@@ -240,6 +246,7 @@ public static class ConfigLoader
             : $"not valid JSON at line {line + 1}, column {column + 1}: check for a missing comma, quote or bracket";
     }
 
+    /// <summary>A short hash of everything that shaped the config, exposed so operators can tell which config is live.</summary>
     public static string Fingerprint(byte[]? content, Func<string, string?> environment)
     {
         var hash = new XxHash128();

@@ -23,6 +23,8 @@ public static class BrokenConfigs
             ["not valid JSON at line 2, column 37: check for a missing comma, quote or bracket"]),
         new("a key written twice", "{ \"Sidecar\": { \"MaxBodySize\": \"20m\",\n  \"MaxBodySize\": \"1k\" } }",
             ["key 'MaxBodySize' appears twice in one object: keep one (the last would win unnoticed)"]),
+        new("a setting written twice in different case", "{ \"Sidecar\": { \"MaxBodySize\": \"20m\", \"maxbodysize\": \"1k\" } }",
+            ["Sidecar.maxbodysize: MaxBodySize is set twice in this section; keep one (the last would win unnoticed)"]),
         new("not an object", "[\"Sidecar\"]",
             ["the file must hold a JSON object with the keys Sidecar and/or ReverseProxy"]),
         new("unknown top-level key", "{ \"Sidecars\": { } }",
