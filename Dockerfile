@@ -51,8 +51,9 @@ WORKDIR /app
 # The base image's ASPNETCORE_HTTP_PORTS is cleared because the ports come from SIDECAR_PORT and
 # SIDECAR_ADMIN_PORT; diagnostics are off so the runtime creates no IPC socket in /tmp.
 # DOTNET_GCgen0size is hexadecimal (1 MiB): the smallest young-generation budget. The GC's own choice,
-# sized from the CPU cache, let the heap grow to ~100 MB under load before collecting; at 1 MiB peak RSS
-# is ~75 MB with no measurable CPU cost (benchmarks/run.sh, scenarios a and c). Only an env var sets it.
+# sized from the CPU cache, let the heap grow to ~100 MB under load before collecting; 1 MiB took peak RSS
+# under scenario a from 124 to 89 MB at the time, with no measurable CPU cost (benchmarks/run.sh, scenarios a
+# and c; the README's levers table). Only an env var sets it.
 # DOTNET_GCRegionSize, also hexadecimal, makes the GC's regions 1 MiB instead of 4 MiB, so it keeps fewer
 # bytes committed beyond what is live: idle RSS 41.5 -> 39.7 MB, peak after scenario a 53.9 -> 52.5 MB, GC
 # memory committed after load 20-22 -> 15 MB, CPU per request unchanged (README, "What moved the numbers").
