@@ -29,14 +29,21 @@ public sealed class RequestStartHeader(ConfigHolder config) : ITransformProvider
     private ValueTask Stamp(RequestTransformContext transform)
     {
         var settings = config.Settings;
+        var http = transform.HttpContext;
+        var peer = ForwardedHeaders.PeerAddress(http.Connection);
+        var trusted = peer is not null && ForwardedHeaders.IsTrusted(peer, settings.TrustedNetworks);
         if (!settings.RequestStartHeader)
         {
+            // Off, the sidecar stamps nothing, and a client's claim still does not reach the app's queue-time metrics.
+            if (!trusted)
+            {
+                transform.ProxyRequest.Headers.Remove(Name);
+            }
+
             return ValueTask.CompletedTask;
         }
 
-        var http = transform.HttpContext;
-        var peer = http.Connection.RemoteIpAddress;
-        if (http.Request.Headers.ContainsKey(Name) && peer is not null && ForwardedHeaders.IsTrusted(peer, settings.TrustedNetworks))
+        if (trusted && http.Request.Headers.ContainsKey(Name))
         {
             return ValueTask.CompletedTask;
         }

@@ -61,7 +61,7 @@ public sealed class RequestRecord(long startTimestamp, string requestId)
     /// (nginx's $body_bytes_sent is 0 there too).
     /// </summary>
     public long BodyBytesOut(HttpContext context) =>
-        HttpMethods.IsHead(context.Request.Method) ? 0 : BytesOut ?? context.Response.ContentLength ?? 0;
+        context.Request.Method == "HEAD" ? 0 : BytesOut ?? context.Response.ContentLength ?? 0;
 
     /// <summary>nginx's "client closed request": what the access log and metrics report for a client that went away before any response began.</summary>
     public const int ClientClosedRequest = 499;

@@ -175,6 +175,16 @@ public sealed class AdmissionTests
         using var off = new SidecarFactory(gunicorn.Address, new Dictionary<string, string> { ["SIDECAR_REQUEST_START_HEADER"] = "off" });
         var plain = await ReadHeaders(await off.Client().GetAsync("/headers"));
         Assert.False(plain.TryGetProperty("X-Request-Start", out _));
+
+        // Off, an untrusted client's claim does not reach the app's queue-time metrics either.
+        using var offUntrusting = new SidecarFactory(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_REQUEST_START_HEADER"] = "off",
+            ["SIDECAR_TRUSTED_NETWORKS"] = "10.0.0.0/8",
+        });
+        var claim = new HttpRequestMessage(HttpMethod.Get, "/headers");
+        claim.Headers.TryAddWithoutValidation("X-Request-Start", "t=1");
+        Assert.False((await ReadHeaders(await offUntrusting.Client().SendAsync(claim))).TryGetProperty("X-Request-Start", out _));
     }
 
     [Fact]

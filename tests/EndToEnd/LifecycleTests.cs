@@ -771,6 +771,20 @@ public sealed class AccessLogTests
     }
 
     [Fact]
+    public async Task AnUnreachableUpstreamIsOneLogLineNamingTheCause()
+    {
+        await using var sidecar = await SidecarProcess.StartAsync(new Uri($"http://127.0.0.1:{Ports.Free()}"));
+        using var client = new HttpClient { BaseAddress = sidecar.Address };
+
+        Assert.Equal(HttpStatusCode.BadGateway, (await client.GetAsync("/x")).StatusCode);
+
+        await WaitForLinesAsync(sidecar, ["\"status\":502"]);
+        var warnings = sidecar.Output.Split('\n').Where(l => l.Contains("warn:")).ToArray();
+        Assert.True(warnings.Length == 1, "one warning for the 502, got:\n" + string.Join('\n', warnings));
+        Assert.Contains("cannot reach upstream", warnings[0]);
+    }
+
+    [Fact]
     public async Task AStaticDownloadTheClientLeavesIsCountedAsAClientAbort()
     {
         using var root = new ScratchDirectory("sidecar-static-abort-");
