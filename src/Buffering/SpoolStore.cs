@@ -58,10 +58,10 @@ public sealed class SpoolStore(ConfigHolder config)
     }
 
     /// <summary>
-    /// Creates and drops one spool file, so a directory that cannot hold bodies is named in the log at start rather
-    /// than discovered at the first body too big for memory. Returns the reason, or null when it can.
+    /// Creates and drops one spool file, so a directory that cannot hold bodies is named in the log at start (and by
+    /// --check-config) rather than discovered at the first body too big for memory. Returns why, said so an operator
+    /// can act on it, or null when it can.
     /// </summary>
-    /// <summary>Why the directory cannot hold bodies, said so an operator can act on it; null when it can.</summary>
     public string? Problem()
     {
         try

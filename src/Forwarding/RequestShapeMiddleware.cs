@@ -68,8 +68,8 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
     /// '-' and '_' into one name, and gunicorn joins the values: X_Forwarded_Proto from any client reached Django as
     /// X-Forwarded-Proto "https,http", whose first value SECURE_PROXY_SSL_HEADER reads, past the sidecar's own.
     /// A name that is not a token (RFC 9110 §5.1) fails the request, as in nginx: Kestrel takes control characters
-    /// in names, so "Content-Length: 40" was no Content-Length here, the body was read as a second request, and
-    /// any proxy in front that trims  read a body of 40 bytes.
+    /// in names, so "Content-Length\v: 40" was no Content-Length here, the body was read as a second request, and
+    /// any proxy in front that trims \v read a body of 40 bytes.
     /// </summary>
     /// <returns>False, with the name, when a name is not a token.</returns>
     private static bool DropUnderscoreHeaders(IHeaderDictionary headers, out string badName)

@@ -16,10 +16,10 @@ public static class AdminEndpoints
         admin.Map("/healthz/ready", a => a.Run(ReadyAsync));
     }
 
-    /// <summary>The admin port answers nothing else; in particular it never forwards to the app.</summary>
     /// <summary>
-    /// Only GET and HEAD of the four exact paths pass; the branches below match by prefix and any method, so
-    /// <c>DELETE /metrics/x</c> was answered with the metrics, and a probe path with a typo in its tail still passed.
+    /// Only GET and HEAD of the four exact paths pass, and the admin port answers nothing else; in particular it never
+    /// forwards to the app. The branches after this match by prefix and any method, so <c>DELETE /metrics/x</c> was
+    /// answered with the metrics, and a probe path with a typo in its tail still passed.
     /// </summary>
     public static void UseExactPathsAndReadOnlyMethods(IApplicationBuilder admin) =>
         admin.Use((context, next) =>

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.ResponseCompression;
 using Microsoft.Extensions.Options;
-using Sidecar.Configuration;
 using Microsoft.Net.Http.Headers;
+using Sidecar.Configuration;
 using Sidecar.Logging;
 using Yarp.ReverseProxy.Transforms;
 
