@@ -5,12 +5,13 @@ namespace Sidecar.Forwarding;
 
 /// <summary>
 /// The request target goes to the app as the client wrote it, as nginx's <c>proxy_pass</c> without a URI sends it,
-/// whenever the route left path and query alone. YARP rebuilds the target from ASP.NET Core's decoded path, which
-/// cannot tell <c>%2F</c> from <c>%252F</c> (dotnet/aspnetcore#30655): both reached gunicorn as <c>%252F</c>, so
-/// two different URLs were one to the app and neither was what nginx passed on. A target the app would read as
-/// another path than the sidecar routed keeps YARP's form: one with dot segments (routed normalized), an encoded
-/// slash (routed as one segment, while gunicorn decodes it into two: <c>/admin%2Fusers</c> went by the catch-all
-/// route to the app's <c>/admin/users</c>), or a <c>#</c> (routed with it, while gunicorn drops it as a fragment).
+/// whenever the route left path and query alone. YARP rebuilds it through System.Uri, which rewrites what it
+/// considers equivalent: <c>?x=%zz</c> reached the app's QUERY_STRING as <c>x=%25zz</c> and <c>/a%7Eb</c> its
+/// RAW_URI as <c>/a~b</c>, which breaks URL signatures (webhooks that sign the URL they called) and anything that
+/// reads the target as sent. A target the app would read as another path than the sidecar routed keeps YARP's form:
+/// one with dot segments (routed normalized), an encoded slash (routed as one segment, while gunicorn decodes it
+/// into two: <c>/admin%2Fusers</c> went by the catch-all route to the app's <c>/admin/users</c>), or a <c>#</c>
+/// (routed with it, while gunicorn drops it as a fragment).
 /// </summary>
 public static class RawTarget
 {

@@ -77,10 +77,11 @@ public sealed class RequestShapeTests : IAsyncLifetime
         Assert.Equal("2", headers.GetProperty("X-Custom-Kept").GetString());
     }
 
-    /// <summary>The target reaches the app as the client sent it, as through nginx; YARP's rebuilt one made %2F into %252F.</summary>
+    /// <summary>The target reaches the app as the client sent it, as through nginx; YARP's System.Uri rewrote escapes it found invalid or needless.</summary>
     [Theory]
     [InlineData("/raw/a%252Fb", "/raw/a%252Fb", "/raw/a%2Fb")]
     [InlineData("/raw/a%ZZ?x=%zz&y=1", "/raw/a%ZZ?x=%zz&y=1", "/raw/a%ZZ")]
+    [InlineData("/raw/a%7Eb", "/raw/a%7Eb", "/raw/a~b")]
     // WSGI hands the decoded UTF-8 bytes over as latin-1 characters (PEP 3333).
     [InlineData("/raw/caf%C3%A9?q=a+b", "/raw/caf%C3%A9?q=a+b", "/raw/caf\u00c3\u00a9")]
     // What the app would read as another path than the sidecar routed goes as the path that was routed: dot segments
