@@ -39,7 +39,7 @@ public static class RawTarget
         transform.ProxyRequest.RequestUri = new Uri(transform.DestinationPrefix.TrimEnd('/') + raw, in Verbatim);
     }
 
-    private static bool HasDotSegment(ReadOnlySpan<char> path)
+    internal static bool HasDotSegment(ReadOnlySpan<char> path)
     {
         if (path.IndexOf('.') < 0 && path.IndexOf("%2e", StringComparison.OrdinalIgnoreCase) < 0)
         {

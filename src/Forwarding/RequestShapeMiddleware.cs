@@ -41,6 +41,11 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
                 "OPTIONS * asks about the server as a whole, and the sidecar cannot pass it on to the app unchanged", logger);
         }
 
+        if (TargetProblem(context) is { } targetProblem)
+        {
+            return ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, ConnectionRejections.BadRequest, targetProblem, logger);
+        }
+
         var headers = context.Request.Headers;
         if (!DropUnderscoreHeaders(headers, out var badName))
         {
@@ -100,6 +105,31 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Targets the sidecar and the app would read as different paths, refused as nginx refuses them. Kestrel takes
+    /// control characters in the target, which gunicorn deletes while parsing it: "/adm\tin/x" went by the catch-all
+    /// route to the app's /admin/x. And an absolute-form target has its %2F decoded by Kestrel without the dot
+    /// segments that then appear being resolved, while HttpClient resolves them: "http://h/x%2F..%2Fadmin" went by
+    /// the catch-all route to the app's /admin.
+    /// </summary>
+    private static string? TargetProblem(HttpContext context)
+    {
+        var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (target is null)
+        {
+            return null;
+        }
+
+        if (target.AsSpan().IndexOfAnyInRange('\0', '\x1f') >= 0 || target.Contains('\x7f'))
+        {
+            return "the request target holds a control character; percent-encode it";
+        }
+
+        return target is not ['/', ..] && RawTarget.HasDotSegment(context.Request.Path.Value)
+            ? "the request target's path holds dot segments once its %2F are decoded; send the path it means"
+            : null;
     }
 
     private static readonly System.Buffers.SearchValues<char> TokenCharacters =

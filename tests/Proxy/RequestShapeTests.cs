@@ -39,6 +39,12 @@ public sealed class RequestShapeTests : IAsyncLifetime
         { "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabcd\r\n0\r\n\r\n", 400 },
         { "GET /hello HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400 },
         { "GET /hello HTTP/1.1\r\n\r\n", 400 },
+        // gunicorn deletes tabs and CRs from the target, so the app would serve another path than the one routed.
+        { "GET /hel\tlo HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+        { "GET /hel\rlo HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+        { "GET /hello?a=\x7f HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+        // Kestrel decodes %2F in an absolute-form target without resolving the dot segments that appear.
+        { "GET http://x/a%2F..%2Fhello HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
         { "GET /hello HTTP/1.1\r\nHost:\r\n\r\n", 400 },
         { "GET /hello HTTP/1.1\r\nHost:   \r\n\r\n", 400 },
         // A name with a control character in it is no Content-Length to Kestrel, but is to a proxy in front that trims it.
