@@ -16,14 +16,32 @@ public sealed class AdmissionQueues : IDisposable
     {
         _config = config;
         AdmissionMetrics.Track(this);
+        config.Replaced += LetWaitersOfRemovedLimitsThrough;
+    }
+
+    /// <summary>
+    /// A reload that removes a cluster or its limit lets everyone waiting behind it through at once. Left to the
+    /// cluster's next request, the waiters of a removed cluster (which gets none) were served one by one behind the
+    /// old limit, unseen by the metrics, which follow the configuration in force.
+    /// </summary>
+    private void LetWaitersOfRemovedLimitsThrough()
+    {
+        var current = _config.Current;
+        foreach (var (clusterId, queue) in _queues)
+        {
+            var cluster = current.Clusters.FirstOrDefault(c => string.Equals(c.ClusterId, clusterId, StringComparison.OrdinalIgnoreCase));
+            if (cluster is null || ClusterPolicy.For(cluster, current.Settings).MaxConcurrency == 0)
+            {
+                queue.Disable();
+            }
+        }
     }
 
     /// <summary>
     /// The queue of each configured cluster that has a limit, even before its first request (the queue metrics
     /// appeared only with a Pod's first proxied request, so an autoscaler reading them had no data for a new or idle
-    /// Pod: FailedGetPodsMetric), and of each configured cluster whose limit a reload removed, brought to 0 at once.
-    /// Called by the metrics on each scrape, so they follow the configuration in force: a removed cluster's series
-    /// go, and a removed limit no longer shows until that cluster's next request.
+    /// Pod: FailedGetPodsMetric), and of each configured cluster whose limit a reload removed (showing 0). Called by
+    /// the metrics on each scrape, so they follow the configuration in force: a removed cluster's series go.
     /// </summary>
     public IEnumerable<AdmissionQueue> WithConfiguredLimits()
     {
@@ -40,7 +58,6 @@ public sealed class AdmissionQueues : IDisposable
             }
             else if (Find(cluster.ClusterId) is { } unlimited)
             {
-                unlimited.Disable();
                 configured.Add(unlimited);
             }
         }
@@ -53,5 +70,9 @@ public sealed class AdmissionQueues : IDisposable
 
     public AdmissionQueue? Find(string clusterId) => _queues.GetValueOrDefault(clusterId);
 
-    public void Dispose() => AdmissionMetrics.Untrack(this);
+    public void Dispose()
+    {
+        _config.Replaced -= LetWaitersOfRemovedLimitsThrough;
+        AdmissionMetrics.Untrack(this);
+    }
 }

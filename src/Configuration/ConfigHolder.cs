@@ -12,5 +12,12 @@ public sealed class ConfigHolder(SidecarConfig initial)
 
     public SidecarSettings Settings => Current.Settings;
 
-    public void Replace(SidecarConfig next) => Volatile.Write(ref _current, next);
+    /// <summary>Raised after a reload put a new config in force, for state that must follow it at once.</summary>
+    public event Action? Replaced;
+
+    public void Replace(SidecarConfig next)
+    {
+        Volatile.Write(ref _current, next);
+        Replaced?.Invoke();
+    }
 }

@@ -226,6 +226,39 @@ public sealed class AdmissionTests
         Assert.Equal(0, await metrics.Limit());
     }
 
+    /// <summary>Waiters behind a cluster a reload removes are let through at once, not served one by one behind the old limit.</summary>
+    [Fact]
+    public async Task AReloadThatRemovesALimitedClusterLetsItsWaitersThrough()
+    {
+        await using var gunicorn = await Gunicorn.StartAsync(2);
+        using var scratch = new ScratchDirectory("sidecar-queue-");
+        var file = Path.Combine(scratch.Path, "sidecar.json");
+        await File.WriteAllTextAsync(file, $$"""
+            { "ReverseProxy": {
+                "Routes": { "all": { "ClusterId": "limited", "Match": { "Path": "/{**catch-all}" } } },
+                "Clusters": { "limited": { "Destinations": { "d": { "Address": "{{gunicorn.Address}}" } },
+                                           "Metadata": { "Sidecar.MaxConcurrency": "1", "Sidecar.QueueTimeout": "60s" } } } } }
+            """);
+        using var sidecar = new SidecarFactory(gunicorn.Address, new Dictionary<string, string>
+        {
+            ["SIDECAR_CONFIG"] = file,
+            ["SIDECAR_CONFIG_POLL_INTERVAL"] = "0",
+        });
+        using var client = sidecar.Client();
+        var first = client.GetAsync("/sleep?s=4");
+        await Task.Delay(500);
+        var waiting = client.GetAsync("/hello");
+        await Task.Delay(500);
+        Assert.False(waiting.IsCompleted, "the second request should wait behind the limit of 1");
+
+        await File.WriteAllTextAsync(file, """{ "ReverseProxy": { "Routes": { "all": { "ClusterId": "upstream", "Match": { "Path": "/{**catch-all}" } } } } }""");
+        Assert.Equal(ConfigReloader.Outcome.Applied, await sidecar.Services.GetRequiredService<ConfigReloader>().CheckAsync());
+
+        Assert.Equal(HttpStatusCode.OK, (await waiting).StatusCode);
+        Assert.False(first.IsCompleted, "the waiting request was let through only when the running one ended");
+        Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+    }
+
     [Fact]
     public void InvalidClusterLimitsFailTheLoadNamingTheKey()
     {
