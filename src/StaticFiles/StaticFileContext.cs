@@ -314,6 +314,13 @@ public static class StaticFileContext
             var flush = await writer.FlushAsync(aborted);
             if (flush.IsCanceled || flush.IsCompleted)
             {
+                // Said here, where it is certain: the server cancels RequestAborted only a moment later, after the
+                // access log may already have looked.
+                if (context.Features.Get<RequestRecord>() is { Rejection: null } record)
+                {
+                    record.Rejection = Rejection.ClientAborted;
+                }
+
                 return;
             }
         }
