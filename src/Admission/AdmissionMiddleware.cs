@@ -3,7 +3,6 @@ using Sidecar.Buffering;
 using Sidecar.Configuration;
 using Sidecar.Forwarding;
 using Sidecar.Logging;
-using Yarp.ReverseProxy.Configuration;
 
 namespace Sidecar.Admission;
 
@@ -23,8 +22,9 @@ public sealed class AdmissionMiddleware(RequestDelegate next, ConfigHolder confi
 
     public async Task InvokeAsync(HttpContext context)
     {
+        // The cluster as the live configuration has it, so a reload's limits apply from the next request on.
         var current = config.Current;
-        var cluster = Find(current, context.GetReverseProxyFeature().Route.Config.ClusterId);
+        var cluster = current.FindCluster(context.GetReverseProxyFeature().Route.Config.ClusterId);
         if (cluster is null)
         {
             await next(context);
@@ -34,8 +34,7 @@ public sealed class AdmissionMiddleware(RequestDelegate next, ConfigHolder confi
         var policy = ClusterPolicy.For(cluster, current.Settings);
         if (policy.MaxConcurrency == 0)
         {
-            // A reload may just have turned the limit off: let anyone still waiting go.
-            queues.Find(cluster.ClusterId)?.Disable();
+            // Anyone still waiting behind a limit a reload turned off was let through by that reload (AdmissionQueues).
             await next(context);
             return;
         }
@@ -69,20 +68,6 @@ public sealed class AdmissionMiddleware(RequestDelegate next, ConfigHolder confi
             context.Features.Set<IUpstreamCompletionFeature>(lease);
             await next(context);
         }
-    }
-
-    /// <summary>The cluster as the live configuration has it, so a reload's limits apply from the next request on.</summary>
-    private static ClusterConfig? Find(SidecarConfig current, string? clusterId)
-    {
-        foreach (var cluster in current.Clusters)
-        {
-            if (string.Equals(cluster.ClusterId, clusterId, StringComparison.OrdinalIgnoreCase))
-            {
-                return cluster;
-            }
-        }
-
-        return null;
     }
 
     private Task RefuseAsync(HttpContext context, AdmissionQueue queue, ClusterPolicy policy, AdmissionOutcome outcome, RequestRecord? record)

@@ -29,7 +29,7 @@ public sealed class AdmissionQueues : IDisposable
         var current = _config.Current;
         foreach (var (clusterId, queue) in _queues)
         {
-            var cluster = current.Clusters.FirstOrDefault(c => string.Equals(c.ClusterId, clusterId, StringComparison.OrdinalIgnoreCase));
+            var cluster = current.FindCluster(clusterId);
             if (cluster is null || ClusterPolicy.For(cluster, current.Settings).MaxConcurrency == 0)
             {
                 queue.Disable();

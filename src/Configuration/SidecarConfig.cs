@@ -18,6 +18,20 @@ public sealed record SidecarConfig(
 
     /// <summary>Things that are valid but probably not what the user meant; logged at start and on reload, printed by --check-config.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>The cluster with this id (YARP compares ids without regard to case), or null.</summary>
+    public ClusterConfig? FindCluster(string? clusterId)
+    {
+        foreach (var cluster in Clusters)
+        {
+            if (string.Equals(cluster.ClusterId, clusterId, StringComparison.OrdinalIgnoreCase))
+            {
+                return cluster;
+            }
+        }
+
+        return null;
+    }
 }
 
 /// <summary>Thrown when a configuration has problems; <see cref="Problems"/> lists every one, each naming its key.</summary>
