@@ -23,8 +23,8 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
         var method = context.Request.Method;
         if (method.AsSpan().IndexOfAnyInRange('a', 'z') >= 0)
         {
-            return ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, ConnectionRejections.BadRequest,
-                $"method names are case-sensitive and the sidecar takes them in capitals only: send {method.ToUpperInvariant()}, not {method}", logger);
+            return BadRequestAsync(context,
+                $"method names are case-sensitive and the sidecar takes them in capitals only: send {method.ToUpperInvariant()}, not {method}");
         }
 
         if (HttpMethods.IsConnect(method) || HttpMethods.IsTrace(method))
@@ -37,13 +37,13 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
         // on as "OPTIONS /", a question about the home page; nginx refuses it the same way.
         if (HttpMethods.IsOptions(method) && context.Features.Get<IHttpRequestFeature>()?.RawTarget == "*")
         {
-            return ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, ConnectionRejections.BadRequest,
-                "OPTIONS * asks about the server as a whole, and the sidecar cannot pass it on to the app unchanged", logger);
+            return BadRequestAsync(context,
+                "OPTIONS * asks about the server as a whole, and the sidecar cannot pass it on to the app unchanged");
         }
 
         if (TargetProblem(context) is { } targetProblem)
         {
-            return ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, ConnectionRejections.BadRequest, targetProblem, logger);
+            return BadRequestAsync(context, targetProblem);
         }
 
         var headers = context.Request.Headers;
@@ -55,8 +55,7 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
         // An empty Host went upstream beside the one HttpClient makes from the destination: two Host headers.
         if (headers.Host.Count == 1 && string.IsNullOrWhiteSpace(headers.Host[0]))
         {
-            return ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, ConnectionRejections.BadRequest,
-                "the Host header is empty: send the site's name in it", logger);
+            return BadRequestAsync(context, "the Host header is empty: send the site's name in it");
         }
 
         if (headers.TransferEncoding.Count == 0)
@@ -156,6 +155,10 @@ public sealed class RequestShapeMiddleware(RequestDelegate next, ILogger<Request
             ? $"Transfer-Encoding '{headers.TransferEncoding}' is not plain 'chunked'"
             : null;
     }
+
+    /// <summary>A request that is well framed but cannot go on as it is: answered, and the connection kept.</summary>
+    private Task BadRequestAsync(HttpContext context, string problem) =>
+        ProxyErrors.WriteAsync(context, StatusCodes.Status400BadRequest, ConnectionRejections.BadRequest, problem, logger);
 
     private async Task RejectAsync(HttpContext context, string problem)
     {
