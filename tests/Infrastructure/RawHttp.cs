@@ -57,6 +57,9 @@ public static class RawHttp
         return received.ToString();
     }
 
+    /// <summary>Everything after the first response's head: its body, for a response that ends the exchange.</summary>
+    public static string Body(string response) => response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+
     /// <summary>The status code of the first response in <paramref name="response"/>, or 0 when there is none.</summary>
     public static int Status(string response) =>
         response.StartsWith("HTTP/1.", StringComparison.Ordinal) && response.Length >= 12 ? int.Parse(response.AsSpan(9, 3)) : 0;
